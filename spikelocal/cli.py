@@ -1,0 +1,86 @@
+"""The ``spikelocal`` command. Each sub-command is a thin wrapper over a Python function.
+
+A user error prints one line (``spikelocal: error: ...``) and exits with status 2; a run
+that fails while training (NaN loss) exits with status 1; no traceback either way.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+from .errors import RunFailed, SpikelocalError
+
+Command = Callable[[argparse.Namespace], int]
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]] = {}
+
+
+def command(name: str, setup: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
+    """Register a sub-command: ``setup`` adds its arguments, the function runs it."""
+
+    def decorator(fn: Command) -> Command:
+        COMMANDS[name] = (setup, fn)
+        return fn
+
+    return decorator
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="experiment YAML file")
+    p.add_argument("--out", type=Path, help="run directory (default runs/<name>, never an existing one)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set training.lr=1e-3 (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command("run", _run_args)
+def _run(args: argparse.Namespace) -> int:
+    from . import rundir
+    from .config import load_experiment
+    from .train import run
+
+    config = load_experiment(args.experiment, args.overrides)
+    out = args.out
+    if args.resume and out is None:
+        out = Path("runs") / (config.name or "run")
+    if args.resume and not (out / rundir.CONFIG).exists():
+        raise SpikelocalError(f"{out}: no run to resume (no {rundir.CONFIG}); drop --resume to start one")
+    summary = run(config, out, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['epochs']} epochs "
+          f"({summary['train_seconds']:.0f} s training) -> {summary['run_dir']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="spikelocal", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"spikelocal {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (setup, fn) in COMMANDS.items():
+        p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None)
+        setup(p)
+        p.set_defaults(func=fn)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SpikelocalError as exc:
+        print(f"spikelocal: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except RunFailed as exc:
+        print(f"spikelocal: run failed: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("spikelocal: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

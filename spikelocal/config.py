@@ -1,0 +1,310 @@
+"""The experiment schema (pydantic) and loading experiments with one-line errors.
+
+An experiment file names a network from ``models/`` (``model: mlp_lif``) and may override
+any part of it under ``network:``; dictionaries merge key by key, lists are replaced whole.
+The resolved experiment, with the full network, is what a run directory stores.
+Every section rejects unknown keys, so a typo is an error and never a silent default.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+from .yamlio import KeyPath, dump_yaml, line_of, load_yaml, parse_value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- network -------------
+class SurrogateConfig(Strict):
+    kind: Literal["fast_sigmoid", "sigmoid", "triangle"] = "fast_sigmoid"
+    slope: float = Field(10.0, gt=0, description="steepness; fast sigmoid is 1/(slope|V-theta|+1)^2")
+
+
+class NeuronConfig(Strict):
+    kind: Literal["lif", "relu", "sigmoid", "tanh", "linear"] = "lif"
+    tau_syn: float = Field(5e-3, gt=0, description="synaptic time constant (s)")
+    tau_mem: float = Field(10e-3, gt=0, description="membrane time constant (s)")
+    dt: float = Field(1e-3, gt=0, description="simulation step (s)")
+    threshold: float = Field(1.0, gt=0)
+    reset: Literal["hard", "subtract"] = "hard"
+    surrogate: SurrogateConfig = SurrogateConfig()
+
+    @property
+    def spiking(self) -> bool:
+        return self.kind == "lif"
+
+
+class LayerConfig(Strict):
+    kind: Literal["dense", "conv"]
+    units: Optional[int] = Field(None, gt=0, description="dense: number of neurons")
+    channels: Optional[int] = Field(None, gt=0, description="conv: output channels")
+    kernel: int = Field(3, gt=0)
+    stride: int = Field(1, gt=0)
+    padding: int = Field(0, ge=0)
+    pool: int = Field(1, gt=0, description="sum pooling of the layer's activity (conv only)")
+    bias: Optional[bool] = Field(None, description="default: true for rate, false for LIF")
+    neuron: Optional[NeuronConfig] = None
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "LayerConfig":
+        if self.kind == "dense" and self.units is None:
+            raise ValueError("a dense layer needs 'units'")
+        if self.kind == "conv" and self.channels is None:
+            raise ValueError("a conv layer needs 'channels'")
+        if self.kind == "dense" and self.pool != 1:
+            raise ValueError("'pool' applies to conv layers only")
+        return self
+
+
+class ReadoutConfig(Strict):
+    init: Literal["uniform", "normal"] = "uniform"
+    scale: float = Field(1.0, gt=0, description="fixed readout G ~ scale * U(-1,1) * sqrt(3/N)")
+    output_scale: float = Field(1.0, gt=0, description="gain of the output layer's own loss")
+
+
+class NetworkConfig(Strict):
+    name: str = "network"
+    neuron: NeuronConfig = NeuronConfig()
+    output_neuron: Optional[NeuronConfig] = Field(
+        None, description="neuron of the last layer; default: like 'neuron' (linear for rate nets)"
+    )
+    layers: list[LayerConfig] = Field(..., min_length=1)
+    readout: ReadoutConfig = ReadoutConfig()
+    weight_scale: float = Field(1.0, gt=0, description="gain on the default uniform fan-in init")
+
+
+# ---------------------------------------------------------------- data ----------------
+class SyntheticConfig(Strict):
+    n_train: int = Field(512, gt=0)
+    n_test: int = Field(256, gt=0)
+    shape: list[int] = Field([1, 8, 8], min_length=1, max_length=3)
+    classes: int = Field(4, ge=2)
+    noise: float = Field(0.3, ge=0)
+
+
+class DataConfig(Strict):
+    dataset: Literal["mnist", "fashion_mnist", "synthetic"] = "mnist"
+    root: Optional[str] = Field(None, description="data directory; default $SPIKELOCAL_DATA")
+    download: bool = Field(True, description="try the usual download when files are missing")
+    encoding: Literal["rate", "latency", "direct"] = "rate"
+    steps: int = Field(25, gt=0, description="time steps T (1 for rate networks)")
+    gain: float = Field(1.0, gt=0, le=1, description="rate coding: spike probability of a white pixel")
+    train_fraction: float = Field(1.0, gt=0, le=1, description="stratified fraction of training data")
+    synthetic: SyntheticConfig = SyntheticConfig()
+
+
+# ---------------------------------------------------------------- training ------------
+class ScheduleConfig(Strict):
+    kind: Literal["none", "step", "cosine"] = "none"
+    step_size: int = Field(1, gt=0, description="step: epochs between decays")
+    gamma: float = Field(0.5, gt=0, le=1, description="step: decay factor")
+
+
+class TrainingConfig(Strict):
+    epochs: int = Field(1, gt=0)
+    batch_size: int = Field(128, gt=0)
+    eval_batch_size: int = Field(1000, gt=0)
+    optimizer: Literal["adam", "adamax", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: ScheduleConfig = ScheduleConfig()
+    time_chunk: int = Field(25, gt=0, description="time steps simulated per batched matrix product")
+    threads: Optional[int] = Field(None, gt=0, description="torch threads; default: all cores")
+    progress: bool = True
+
+
+class ExperimentConfig(Strict):
+    name: Optional[str] = None
+    seed: int = 0
+    model: Optional[str] = Field(None, description="a network in models/ (name or path)")
+    network: NetworkConfig
+    data: DataConfig = DataConfig()
+    training: TrainingConfig = TrainingConfig()
+    rule: dict[str, Any] = Field(default_factory=lambda: {"name": "local"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.to_dict())
+
+
+# ---------------------------------------------------------------- loading -------------
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: dicts key by key, anything else replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` (list items by index: ``network.layers.0.units``) in nested data."""
+    parts = dotted.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[_index(part, dotted, node)]
+            continue
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, (dict, list)):
+            raise ConfigError(f"--set {dotted}: '{'.'.join(parts[:i + 1])}' is not a section")
+        node = nxt
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_index(last, dotted, node)] = value
+    else:
+        node[last] = value
+
+
+def _index(part: str, dotted: str, node: list[Any]) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {dotted}: '{part}' is not an index of a list of {len(node)}")
+    return int(part)
+
+
+def parse_overrides(items: list[str]) -> list[tuple[str, Any]]:
+    out = []
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected dotted.key=value")
+        key, _, text = item.partition("=")
+        out.append((key.strip(), parse_value(text)))
+    return out
+
+
+def _find_model(name: str, experiment_path: Path) -> Path:
+    candidates = [Path(name), experiment_path.parent / name]
+    stem = name if name.endswith((".yaml", ".yml")) else f"{name}.yaml"
+    for base in (experiment_path.parent, experiment_path.parent.parent, Path.cwd()):
+        candidates.append(base / "models" / stem)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(
+        f"{experiment_path}: model {name!r} not found (looked for models/{stem} next to the "
+        "experiment and in the working directory)"
+    )
+
+
+def _format_error(exc: ValidationError, where: list[tuple[str, dict[KeyPath, int], KeyPath]]) -> str:
+    """One line naming the file, line, key and what is accepted, for the first error."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    source, line = where[-1][0], None
+    for src, lines, prefix in where:
+        if loc[: len(prefix)] == prefix and loc[len(prefix):] in lines:
+            source, line = src, lines[loc[len(prefix):]]
+            break
+    if line is None:
+        src, lines, prefix = where[0]
+        source, line = src, line_of(lines, loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        parent = exc.title
+        msg += f" (not part of {parent})" if parent else ""
+    elif err["type"] == "literal_error":
+        msg = f"got {err.get('input')!r}; {msg[0].lower()}{msg[1:]}"
+    elif "input" in err and not isinstance(err["input"], (dict, list)):
+        msg = f"{msg} (got {err['input']!r})"
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more)" if more else ""
+    where_txt = f"{source}:{line}" if line else source
+    return f"{where_txt}: {key}: {msg}{tail}"
+
+
+def _validate_rule(config: ExperimentConfig, source: str, lines: dict[KeyPath, int]) -> None:
+    from .rules import RULES
+
+    rule = dict(config.rule)
+    name = rule.get("name", "local")
+    if name not in RULES:
+        raise ConfigError(
+            f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: rule.name: unknown rule "
+            f"{name!r}; known: {', '.join(RULES.names())}"
+        )
+    options_model = RULES.get(name).Options
+    try:
+        options = options_model.model_validate(rule)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, [(source, lines, ("rule",))]).replace(": ", ": rule.", 1)) from None
+    config.rule = options.model_dump(mode="json")
+
+
+def resolve_experiment(
+    raw: dict[str, Any], source: str, lines: dict[KeyPath, int], base_dir: Path,
+    overrides: list[str] | None = None, merge_model: bool = True,
+) -> ExperimentConfig:
+    """Validate an experiment dict: merge its model, apply ``--set``, check every section."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level")
+    raw = copy.deepcopy(raw)
+    for key, value in parse_overrides(overrides or []):
+        set_dotted(raw, key, value)
+    where = [(source, lines, ())]
+    model_name = raw.get("model")
+    if model_name is not None and merge_model:
+        if not isinstance(model_name, str):
+            raise ConfigError(f"{source}:{line_of(lines, ('model',))}: model: expected a name or path")
+        model_path = _find_model(model_name, base_dir / "x.yaml")
+        model_raw, model_lines = load_yaml(model_path)
+        if not isinstance(model_raw, dict):
+            raise ConfigError(f"{model_path}: expected a mapping of keys at the top level")
+        overrides_net = raw.get("network") or {}
+        if not isinstance(overrides_net, dict):
+            raise ConfigError(f"{source}:{line_of(lines, ('network',))}: network: expected a mapping")
+        raw["network"] = deep_merge(model_raw, overrides_net)
+        where = [(source, lines, ()), (str(model_path), model_lines, ("network",))]
+    if "network" not in raw:
+        raise ConfigError(f"{source}: name a network with 'model: NAME' (from models/) or give 'network:'")
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, where)) from None
+    _validate_rule(config, source, lines)
+    check_consistency(config, source)
+    return config
+
+
+def check_consistency(config: ExperimentConfig, source: str) -> None:
+    """Cross-section checks that no single field can make."""
+    spiking = any(
+        (layer.neuron or config.network.neuron).spiking for layer in config.network.layers
+    )
+    if not spiking and config.data.steps != 1 and config.data.encoding != "direct":
+        raise ConfigError(
+            f"{source}: data.encoding: {config.data.encoding!r} makes spikes, but the network "
+            "has no spiking layer; use encoding: direct with steps: 1 for a rate network"
+        )
+
+
+def load_experiment(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load an experiment file (with its model and ``--set`` overrides) into the schema."""
+    path = Path(path)
+    raw, lines = load_yaml(path)
+    config = resolve_experiment(raw, str(path), lines, path.parent, overrides)
+    if config.name is None:
+        config.name = path.stem
+    return config
+
+
+def load_resolved(path: str | Path) -> ExperimentConfig:
+    """Load the resolved config a run directory stores (full network, no model lookup)."""
+    path = Path(path)
+    raw, lines = load_yaml(path)
+    return resolve_experiment(raw or {}, str(path), lines, path.parent, merge_model=False)

@@ -1,0 +1,138 @@
+"""One layer: synapses (dense or 2-D conv), neuron dynamics, sum pooling, fixed readout.
+
+Order inside a layer: ``current = W * input`` -> neurons -> ``activity = sumpool(spikes)``.
+The pooled activity is what the next layer receives and what the layer's fixed random
+classifier ``G`` (classes x activity size) reads. Sum pooling is linear, so an exporter can
+fold it into the next layer's weights (on a chip it costs no extra neurons).
+
+``G`` is a registered buffer, never a parameter: no optimiser sees it, and checkpoints
+store it so that a resumed run uses the same matrix. The output layer's "readout" is the
+identity times ``readout.output_scale``: it learns from its own local loss.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import LayerConfig, NeuronConfig, ReadoutConfig
+from .neurons import NeuronModel, build_neuron
+
+Shape = tuple[int, ...]
+
+
+class Layer(nn.Module):
+    """Synapses + neurons + pooling + fixed readout; see the module docstring."""
+
+    def __init__(self, cfg: LayerConfig, in_shape: Shape, neuron_cfg: NeuronConfig,
+                 readout_cfg: ReadoutConfig, num_classes: int, is_output: bool,
+                 generator: torch.Generator, weight_scale: float) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.kind = cfg.kind
+        self.in_shape = tuple(in_shape)
+        self.neuron_cfg = neuron_cfg
+        self.neuron: NeuronModel = build_neuron(neuron_cfg)
+        self.is_output = is_output
+        if cfg.kind == "dense":
+            fan_in = math.prod(in_shape)
+            w_shape: Shape = (cfg.units, fan_in)
+            self.out_shape: Shape = (cfg.units,)
+        else:
+            if len(in_shape) != 3:
+                raise ValueError(f"a conv layer needs [C, H, W] input, got {list(in_shape)}")
+            c, h, w = in_shape
+            k, s, p = cfg.kernel, cfg.stride, cfg.padding
+            oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            if oh <= 0 or ow <= 0:
+                raise ValueError(f"kernel {k} does not fit input {h}x{w} with padding {p}")
+            fan_in = c * k * k
+            w_shape = (cfg.channels, c, k, k)
+            self.out_shape = (cfg.channels, oh, ow)
+        if cfg.kind == "conv" and cfg.pool > 1:
+            ch, oh, ow = self.out_shape
+            if oh % cfg.pool or ow % cfg.pool:
+                raise ValueError(f"pool {cfg.pool} does not divide the {oh}x{ow} feature map")
+            self.pooled_shape: Shape = (ch, oh // cfg.pool, ow // cfg.pool)
+        else:
+            self.pooled_shape = self.out_shape
+        bound = weight_scale / math.sqrt(fan_in)
+        self.weight = nn.Parameter((torch.rand(w_shape, generator=generator) * 2 - 1) * bound)
+        use_bias = cfg.bias if cfg.bias is not None else not self.neuron.spiking
+        bias_len = w_shape[0]
+        self.bias: Optional[nn.Parameter] = (
+            nn.Parameter((torch.rand(bias_len, generator=generator) * 2 - 1) * bound)
+            if use_bias else None
+        )
+        size = math.prod(self.pooled_shape)
+        if is_output:
+            if cfg.kind != "dense" or size != num_classes:
+                raise ValueError(f"the last layer must be dense with {num_classes} units (one per class)")
+            readout = torch.eye(num_classes) * readout_cfg.output_scale
+        elif readout_cfg.init == "uniform":
+            readout = (torch.rand((num_classes, size), generator=generator) * 2 - 1) * math.sqrt(3.0 / size)
+            readout *= readout_cfg.scale
+        else:
+            readout = torch.randn((num_classes, size), generator=generator) / math.sqrt(size)
+            readout *= readout_cfg.scale
+        self.register_buffer("readout", readout)
+
+    # -- synapses ------------------------------------------------------------------------
+    def synapse(self, x: Tensor) -> Tensor:
+        """Synaptic current for a batch of inputs [N, *in_shape] -> [N, *out_shape]."""
+        if self.kind == "dense":
+            return x.reshape(x.shape[0], -1) @ self.weight.t()
+        return F.conv2d(x, self.weight, stride=self.cfg.stride, padding=self.cfg.padding)
+
+    def weight_grad(self, pre: Tensor, delta: Tensor) -> Tensor:
+        """dW = sum over the batch of delta (post) x pre (eligibility); one large product."""
+        if self.kind == "dense":
+            return delta.reshape(delta.shape[0], -1).t() @ pre.reshape(pre.shape[0], -1)
+        return torch.nn.grad.conv2d_weight(pre, self.weight.shape, delta,
+                                           stride=self.cfg.stride, padding=self.cfg.padding)
+
+    def bias_grad(self, delta: Tensor, bias_trace: Tensor) -> Tensor:
+        """db from delta [K, B, *out_shape] and dV/db per step [K]."""
+        weighted = delta * bias_trace.view(-1, *([1] * (delta.dim() - 1)))
+        dims = [0, 1] + ([3, 4] if self.kind == "conv" else [])
+        return weighted.sum(dim=dims)
+
+    # -- pooling and readout -------------------------------------------------------------
+    def pool(self, act: Tensor) -> Tensor:
+        """Sum pooling of [N, C, H, W] activity (identity without pooling)."""
+        if self.cfg.pool == 1 or self.kind != "conv":
+            return act
+        p = self.cfg.pool
+        return F.avg_pool2d(act, p) * (p * p)
+
+    def pool_adjoint(self, grad: Tensor) -> Tensor:
+        """Transpose of :meth:`pool`: each pooled gradient goes to all of its inputs."""
+        if self.cfg.pool == 1 or self.kind != "conv":
+            return grad
+        p = self.cfg.pool
+        return grad.repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
+
+    def readout_logits(self, act: Tensor) -> Tensor:
+        """Class scores G r for a batch of pooled activity [N, *pooled_shape] -> [N, C]."""
+        return act.reshape(act.shape[0], -1) @ self.readout.t()
+
+    def readout_adjoint(self, err: Tensor) -> Tensor:
+        """G^T e, shaped like the pooled activity: the layer's modulatory signal."""
+        return (err @ self.readout).view(err.shape[0], *self.pooled_shape)
+
+    def step(self, inp: Tensor, state: tuple[Tensor, ...],
+             differentiable: bool = False) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+        """K steps of input [K, B, *in_shape] -> (pooled activity, membrane, state)."""
+        k, b = inp.shape[:2]
+        current = self.synapse(inp.reshape(k * b, *self.in_shape)).view(k, b, *self.out_shape)
+        act, membrane, state = self.neuron.run(current, state, self.bias, differentiable)
+        if self.pooled_shape != self.out_shape:
+            act = self.pool(act.reshape(k * b, *self.out_shape)).view(k, b, *self.pooled_shape)
+        return act, membrane, state
+
+    @property
+    def num_neurons(self) -> int:
+        return math.prod(self.out_shape)

@@ -1,0 +1,233 @@
+"""Neuron dynamics: rate nonlinearities and the current-based LIF neuron (CUBA).
+
+The equations, written once (everything else in the package refers to them):
+
+Rate neuron, one step (T = 1)::
+
+    a = W x + b,   h = f(a)              f in {relu, sigmoid, tanh, linear}
+
+Current-based LIF, discrete time (NIR ``CubaLIF``, lava-dl CUBA, the Loihi compartment)::
+
+    I[t] = alpha * I[t-1] + W s_in[t]              alpha = exp(-dt / tau_syn)
+    V[t] = beta  * V[t-1] + I[t] + b               beta  = exp(-dt / tau_mem)
+    s[t] = H(V[t] - theta)
+    hard reset:      V[t] <- 0            where s[t]   (default)
+    subtract reset:  V[t] <- V[t] - theta where s[t]
+
+Surrogate derivative, u = V - theta, every kind peaking at 1 for u = 0::
+
+    fast_sigmoid: 1 / (slope |u| + 1)^2        (DECOLLE, SuperSpike)
+    sigmoid:      4 sig(slope u) (1 - sig(slope u))
+    triangle:     max(0, 1 - slope |u|)
+
+Eligibility traces. With the reset excluded from the gradient, V is linear in W and b::
+
+    V[t] = W P[t] + b pb[t]
+    Q[t] = alpha Q[t-1] + s_in[t],  P[t] = beta P[t-1] + Q[t],  pb[t] = beta pb[t-1] + 1
+
+so ``dV[t]/dW = P[t]``: the pre-synaptic trace is the third factor of the local rule and
+does not depend on the post-synaptic neuron. For a rate neuron P is the input itself.
+
+A model never knows which rule trains it: it hands over activity, the membrane (or
+pre-activation) and its derivative, and filters pre-synaptic activity into traces.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from .config import NeuronConfig
+from .registry import Registry
+
+State = tuple[Tensor, ...]
+Surrogate = Callable[[Tensor, float], Tensor]
+SURROGATES: Registry[Surrogate] = Registry("surrogate")
+
+
+@SURROGATES.register("fast_sigmoid")
+def fast_sigmoid(u: Tensor, slope: float) -> Tensor:
+    return (slope * u.abs() + 1.0).reciprocal_().square_()
+
+
+@SURROGATES.register("sigmoid")
+def sigmoid_surrogate(u: Tensor, slope: float) -> Tensor:
+    sig = torch.sigmoid(slope * u)
+    return 4.0 * sig * (1.0 - sig)
+
+
+@SURROGATES.register("triangle")
+def triangle(u: Tensor, slope: float) -> Tensor:
+    return (1.0 - slope * u.abs()).clamp_(min=0.0)
+
+
+class _SpikeFn(torch.autograd.Function):
+    """Heaviside forward, surrogate derivative backward (used by autograd-based rules)."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, surrogate: Surrogate, slope: float) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(u)
+        ctx.surrogate, ctx.slope = surrogate, slope
+        return (u > 0).to(u.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        (u,) = ctx.saved_tensors
+        return grad * ctx.surrogate(u, ctx.slope), None, None
+
+
+class NeuronModel(ABC):
+    """Dynamics of one population; stateless models ignore the state arguments."""
+
+    spiking: bool = False
+
+    @abstractmethod
+    def init_state(self, shape: tuple[int, ...], device: torch.device) -> State: ...
+
+    @abstractmethod
+    def run(self, current: Tensor, state: State, bias: Optional[Tensor],
+            differentiable: bool = False) -> tuple[Tensor, Tensor, State]:
+        """Advance K steps. ``current`` is [K, B, ...]; returns (activity, membrane, state).
+
+        ``membrane`` is V before the reset (LIF) or the pre-activation a (rate); it is what
+        :meth:`derivative` takes. With ``differentiable`` the activity carries an autograd
+        graph (surrogate gradient through the spike, the reset detached).
+        """
+
+    @abstractmethod
+    def derivative(self, membrane: Tensor) -> Tensor:
+        """Post-synaptic factor: f'(a) for rate neurons, the surrogate for LIF."""
+
+    def init_trace(self, shape: tuple[int, ...], device: torch.device) -> State:
+        return ()
+
+    def eligibility(self, pre: Tensor, trace: State) -> tuple[Tensor, State]:
+        """Pre-synaptic eligibility P for K steps of pre-synaptic activity [K, B, ...]."""
+        return pre, trace
+
+    def bias_eligibility(self, steps: int, trace: float) -> tuple[Tensor, float]:
+        """dV/db for K steps (a vector of K numbers) and the carried scalar trace."""
+        return torch.ones(steps), trace
+
+
+class RateNeuron(NeuronModel):
+    """h = f(a); T = 1 and the eligibility is the input itself."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def init_state(self, shape: tuple[int, ...], device: torch.device) -> State:
+        return ()
+
+    def run(self, current: Tensor, state: State, bias: Optional[Tensor],
+            differentiable: bool = False) -> tuple[Tensor, Tensor, State]:
+        a = current if bias is None else current + _expand(bias, current)
+        if self.kind == "relu":
+            h = torch.relu(a)
+        elif self.kind == "sigmoid":
+            h = torch.sigmoid(a)
+        elif self.kind == "tanh":
+            h = torch.tanh(a)
+        else:
+            h = a
+        return h, a, state
+
+    def derivative(self, membrane: Tensor) -> Tensor:
+        if self.kind == "relu":
+            return (membrane > 0).to(membrane.dtype)
+        if self.kind == "sigmoid":
+            s = torch.sigmoid(membrane)
+            return s * (1 - s)
+        if self.kind == "tanh":
+            return 1 - torch.tanh(membrane).square()
+        return torch.ones_like(membrane)
+
+
+class CubaLIF(NeuronModel):
+    """Current-based LIF with the equations of the module docstring."""
+
+    spiking = True
+
+    def __init__(self, cfg: NeuronConfig) -> None:
+        self.cfg = cfg
+        self.alpha = math.exp(-cfg.dt / cfg.tau_syn)
+        self.beta = math.exp(-cfg.dt / cfg.tau_mem)
+        self.threshold = cfg.threshold
+        self.hard_reset = cfg.reset == "hard"
+        self.surrogate = SURROGATES.get(cfg.surrogate.kind)
+        self.slope = cfg.surrogate.slope
+
+    def init_state(self, shape: tuple[int, ...], device: torch.device) -> State:
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def run(self, current: Tensor, state: State, bias: Optional[Tensor],
+            differentiable: bool = False) -> tuple[Tensor, Tensor, State]:
+        if differentiable:
+            return self._run_autograd(current, state, bias)
+        syn, mem = state[0].clone(), state[1].clone()
+        spikes = torch.empty_like(current)
+        membrane = torch.empty_like(current)
+        b = None if bias is None else _expand(bias, current[0])
+        for k in range(current.shape[0]):
+            syn.mul_(self.alpha).add_(current[k])
+            mem.mul_(self.beta).add_(syn)
+            if b is not None:
+                mem.add_(b)
+            membrane[k] = mem
+            fired = mem > self.threshold
+            spikes[k] = fired
+            if self.hard_reset:
+                mem.masked_fill_(fired, 0.0)
+            else:
+                mem.sub_(spikes[k], alpha=self.threshold)
+        return spikes, membrane, (syn, mem)
+
+    def _run_autograd(self, current: Tensor, state: State,
+                      bias: Optional[Tensor]) -> tuple[Tensor, Tensor, State]:
+        syn, mem = state
+        spikes, membrane = [], []
+        for k in range(current.shape[0]):
+            syn = self.alpha * syn + current[k]
+            mem = self.beta * mem + syn
+            if bias is not None:
+                mem = mem + _expand(bias, mem)
+            s = _SpikeFn.apply(mem - self.threshold, self.surrogate, self.slope)
+            membrane.append(mem)
+            spikes.append(s)
+            reset = mem * s if self.hard_reset else self.threshold * s
+            mem = mem - reset.detach()
+        return torch.stack(spikes), torch.stack(membrane), (syn, mem)
+
+    def derivative(self, membrane: Tensor) -> Tensor:
+        return self.surrogate(membrane - self.threshold, self.slope)
+
+    def init_trace(self, shape: tuple[int, ...], device: torch.device) -> State:
+        return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def eligibility(self, pre: Tensor, trace: State) -> tuple[Tensor, State]:
+        q, p = trace[0].clone(), trace[1].clone()
+        out = torch.empty_like(pre)
+        for k in range(pre.shape[0]):
+            q.mul_(self.alpha).add_(pre[k])
+            p.mul_(self.beta).add_(q)
+            out[k] = p
+        return out, (q, p)
+
+    def bias_eligibility(self, steps: int, trace: float) -> tuple[Tensor, float]:
+        values = []
+        for _ in range(steps):
+            trace = self.beta * trace + 1.0
+            values.append(trace)
+        return torch.tensor(values), trace
+
+
+def _expand(bias: Tensor, like: Tensor) -> Tensor:
+    """Broadcast a per-neuron (dense, [..., N]) or per-channel (conv, [..., C, H, W]) bias."""
+    return bias.view(-1, 1, 1) if like.dim() >= 4 else bias
+
+
+def build_neuron(cfg: NeuronConfig) -> NeuronModel:
+    return CubaLIF(cfg) if cfg.kind == "lif" else RateNeuron(cfg.kind)

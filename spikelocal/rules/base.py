@@ -1,0 +1,77 @@
+"""The shared interface of learning rules.
+
+A rule receives the network, one batch of encoded input (an iterator over chunks of K time
+steps) and the labels. It writes its weight updates into ``param.grad`` (as a gradient to
+descend, so any torch optimiser applies them) and returns what the trainer logs. It never
+looks inside a neuron model: it uses activity, the membrane and ``neuron.derivative`` and
+``neuron.eligibility``, which every model provides.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterable, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import Tensor
+
+from ..network import Network
+
+
+class RuleOptions(BaseModel):
+    """Options every rule takes; a rule subclasses this and adds its own."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+@dataclass
+class BatchResult:
+    """Per-layer quantities of one training batch, summed over time and batch."""
+
+    logits: list[Tensor]          # per layer [B, C], readout scores summed over T
+    losses: list[float]           # per layer: local loss, mean over batch and time
+    spike_counts: list[Tensor]    # per layer [B]
+
+
+class Rule(ABC):
+    """A learning rule; one instance per run."""
+
+    Options: ClassVar[type[RuleOptions]] = RuleOptions
+    #: layer kinds ("dense", "conv") and neuron families ("rate", "spiking") it can train
+    supports: ClassVar[tuple[str, ...]] = ("dense", "conv", "rate", "spiking")
+
+    def __init__(self, net: Network, options: RuleOptions, seed: int) -> None:
+        self.net = net
+        self.options = options
+        self.seed = seed
+
+    @abstractmethod
+    def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
+                        active: list[bool]) -> BatchResult:
+        """Set ``grad`` of every parameter of the active layers; return the batch's metrics."""
+
+    def active_layers(self, epoch: int, epochs: int) -> list[bool]:
+        """Which layers learn in this epoch (all of them unless the rule trains layer-wise)."""
+        return [True] * len(self.net.layers)
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        """Tensors the rule owns (random feedback matrices) to store in checkpoints."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, Tensor]) -> None:
+        for name, value in self.state_tensors().items():
+            value.copy_(tensors[name])
+
+
+def zero_grads(net: Network) -> None:
+    for p in net.parameters():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        else:
+            p.grad.zero_()
+
+
+Mode = Literal["together", "layerwise"]
+__all__ = ["Rule", "RuleOptions", "BatchResult", "zero_grads", "Mode", "Any"]

@@ -1,0 +1,133 @@
+"""The run directory: everything a finished run leaves, and nothing else is needed later.
+
+Layout::
+
+    RUN/
+      config.yaml                  the resolved experiment (full network), as validated
+      status.json                  {"state": running|finished|failed, "epoch", "version", ...}
+      metrics.csv                  one row per finished epoch
+      summary.json                 final figures (written when the run finishes)
+      checkpoints/last.safetensors network, optimiser, rule and trainer state (atomic)
+      log.txt                      one line per epoch, and the error if the run failed
+
+Later stages (plots, conversion, export) read a run directory through :func:`open_run`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .checkpoint import atomic_write_text, load_checkpoint
+from .config import ExperimentConfig, load_resolved
+from .errors import RunDirError
+
+CONFIG = "config.yaml"
+STATUS = "status.json"
+METRICS = "metrics.csv"
+SUMMARY = "summary.json"
+CHECKPOINT = "checkpoints/last.safetensors"
+LOG = "log.txt"
+
+
+def default_out(config: ExperimentConfig, root: Path = Path("runs")) -> Path:
+    """``runs/<name>``, or ``runs/<name>-2``, ``-3`` ... if taken: never an existing run."""
+    base = root / (config.name or "run")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def prepare_new(path: Path, config: ExperimentConfig) -> None:
+    """Create a fresh run directory; refuse one that already holds a run."""
+    if (path / CONFIG).exists() or (path / STATUS).exists():
+        raise RunDirError(f"{path}: already holds a run; pass --resume to continue it or choose another --out")
+    if path.exists() and any(path.iterdir()):
+        raise RunDirError(f"{path}: exists and is not empty; choose another --out")
+    try:
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path / CONFIG, config.to_yaml())
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot write the run directory ({exc.strerror})") from None
+    write_status(path, "running", 0)
+
+
+def write_status(path: Path, state: str, epoch: int, **extra: Any) -> None:
+    status = {"state": state, "epoch": epoch, "version": __version__, **extra}
+    atomic_write_text(path / STATUS, json.dumps(status, indent=2) + "\n")
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / STATUS).read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: not a spikelocal run directory (no {STATUS})") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{path / STATUS}: unreadable ({exc})") from None
+
+
+def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path / METRICS, buf.getvalue())
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    try:
+        with open(path / METRICS) as fh:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no {METRICS} (the run has not finished an epoch)") from None
+
+
+def append_log(path: Path, line: str) -> None:
+    with open(path / LOG, "a") as fh:
+        fh.write(line.rstrip("\n") + "\n")
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    atomic_write_text(path / SUMMARY, json.dumps(summary, indent=2) + "\n")
+
+
+def open_run(path: str | os.PathLike[str], require_finished: bool = False) -> ExperimentConfig:
+    """Check that ``path`` is a run directory of this version and return its config."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"{path}: no such run directory")
+    status = read_status(path)
+    if status.get("version", "").split(".")[0] != __version__.split(".")[0]:
+        raise RunDirError(f"{path}: written by spikelocal {status.get('version')}, this is {__version__}")
+    if require_finished and status.get("state") != "finished":
+        raise RunDirError(f"{path}: the run is {status.get('state')} (epoch {status.get('epoch')}), not finished; "
+                          "resume it with 'spikelocal run ... --resume --out' first")
+    return load_resolved(path / CONFIG)
+
+
+def load_network(path: str | os.PathLike[str]):
+    """Rebuild a run's trained network from its directory alone: (config, network)."""
+    from .network import Network
+
+    path = Path(path)
+    config = open_run(path)
+    tensors, _ = load_checkpoint(path / CHECKPOINT)
+    shape, classes = input_spec(config)
+    net = Network(config.network, shape, classes, config.seed)
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    return config, net
+
+
+def input_spec(config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
+    """Input shape and number of classes of a run's dataset, without loading the data."""
+    if config.data.dataset == "synthetic":
+        return tuple(config.data.synthetic.shape), config.data.synthetic.classes
+    return (1, 28, 28), 10

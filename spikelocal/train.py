@@ -1,0 +1,223 @@
+"""The trainer: ``run(config, out_dir)`` trains one experiment into one run directory.
+
+One seed drives everything: weights and readouts (``Network``), the shuffling of epoch e
+and the encoding of batch i are drawn from generators seeded by (seed, e, i), so a run
+resumed from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted
+run would. Per epoch the trainer logs train and test accuracy of the output and of every
+layer's fixed readout, the local losses and the mean firing rate of each layer.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from . import rundir
+from .checkpoint import load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
+from .config import ExperimentConfig, TrainingConfig
+from .data import ENCODERS, Dataset, load_dataset, to_unit
+from .errors import RunDirError, RunFailed
+from .network import Network, simulate
+from .rules import RULES
+from .rules.base import Rule
+
+_TEST_SEED_OFFSET = 1_000_003
+
+
+def batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
+    """The generator for the encoding of one batch: a pure function of its position."""
+    return torch.Generator().manual_seed(((seed * 7919 + epoch) * 104729 + batch) % (2**63))
+
+
+def encode(config: ExperimentConfig, x_uint8: Tensor, gen: torch.Generator) -> Iterator[Tensor]:
+    data = config.data
+    return ENCODERS.get(data.encoding)(to_unit(x_uint8), data.steps,
+                                       config.training.time_chunk, data.gain, gen)
+
+
+def build_optimizer(net: Network, cfg: TrainingConfig) -> torch.optim.Optimizer:
+    params = [p for p in net.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamax":
+        return torch.optim.Adamax(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, cfg: TrainingConfig):
+    if cfg.schedule.kind == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, cfg.schedule.step_size, cfg.schedule.gamma)
+    if cfg.schedule.kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+@dataclass
+class Evaluation:
+    accuracy: list[float]      # per layer readout accuracy (last = the network's output)
+    rate: list[float]          # per layer mean spikes per neuron per step (activity for rate nets)
+
+
+def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Evaluation:
+    """Accuracy of every layer's readout and mean activity on (x, y); same encoding every call."""
+    bs = config.training.eval_batch_size
+    correct = torch.zeros(len(net.layers))
+    spikes = torch.zeros(len(net.layers))
+    steps = config.data.steps
+    for i, start in enumerate(range(0, len(x), bs)):
+        gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, i)
+        result = simulate(net, encode(config, x[start:start + bs], gen))
+        target = y[start:start + bs]
+        for l, logits in enumerate(result.logits):
+            correct[l] += (logits.argmax(1) == target).sum()
+            spikes[l] += result.spike_counts[l].sum()
+    neurons = torch.tensor([layer.num_neurons for layer in net.layers], dtype=torch.float32)
+    return Evaluation((correct / len(x)).tolist(), (spikes / (len(x) * steps * neurons)).tolist())
+
+
+class Trainer:
+    """Holds the network, rule and optimiser of one run and trains it epoch by epoch."""
+
+    def __init__(self, config: ExperimentConfig, data: Dataset) -> None:
+        self.config = config
+        self.data = data
+        torch.manual_seed(config.seed)
+        self.net = Network(config.network, data.input_shape, len(data.classes), config.seed)
+        rule_cls = RULES.get(config.rule["name"])
+        self.rule: Rule = rule_cls(self.net, rule_cls.Options.model_validate(config.rule), config.seed)
+        self.optimizer = build_optimizer(self.net, config.training)
+        self.scheduler = build_scheduler(self.optimizer, config.training)
+        self.epoch = 0
+        self.rows: list[dict[str, Any]] = []
+        self.train_seconds = 0.0
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors = {f"net.{k}": v for k, v in self.net.state_dict().items()}
+        opt_tensors, opt_meta = optimizer_tensors(self.optimizer.state_dict())
+        tensors.update(opt_tensors)
+        tensors.update({f"rule.{k}": v for k, v in self.rule.state_tensors().items()})
+        meta = {"epoch": self.epoch, "rows": self.rows, "train_seconds": self.train_seconds,
+                "optimizer": opt_meta, "scheduler": self.scheduler.state_dict()}
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+        self.net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        self.optimizer.load_state_dict(optimizer_state(tensors, meta["optimizer"]))
+        self.rule.load_state_tensors({k[5:]: v for k, v in tensors.items() if k.startswith("rule.")})
+        self.scheduler.load_state_dict(meta["scheduler"])
+        self.epoch, self.rows = meta["epoch"], meta["rows"]
+        self.train_seconds = meta["train_seconds"]
+
+    # -- one epoch -----------------------------------------------------------------------
+    def train_epoch(self, progress: bool) -> dict[str, float]:
+        cfg, data, net = self.config, self.data, self.net
+        epochs = cfg.training.epochs
+        active = self.rule.active_layers(self.epoch, epochs)
+        n, bs = len(data.train_x), cfg.training.batch_size
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 65537 + self.epoch))
+        layers = len(net.layers)
+        correct = torch.zeros(layers)
+        loss_sum = torch.zeros(layers, dtype=torch.float64)
+        batches = range(0, n, bs)
+        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        for i, start in enumerate(bar):
+            idx = order[start:start + bs]
+            y = data.train_y[idx]
+            result = self.rule.compute_updates(encode(cfg, data.train_x[idx], batch_generator(cfg.seed, self.epoch, i)),
+                                               y, active)
+            if not all(math.isfinite(v) for v in result.losses):
+                bad = next(l for l, v in enumerate(result.losses) if not math.isfinite(v))
+                raise RunFailed(f"epoch {self.epoch + 1}, batch {i + 1}: the local loss of layer {bad + 1} "
+                                f"is {result.losses[bad]}; lower training.lr")
+            self.optimizer.step()
+            for l in range(layers):
+                correct[l] += (result.logits[l].argmax(1) == y).sum()
+                loss_sum[l] += result.losses[l] * len(y)
+            if progress and i % 20 == 0:
+                bar.set_postfix(loss=f"{result.losses[-1]:.3f}", acc=f"{float(correct[-1]) / (start + len(y)):.3f}")
+        self.scheduler.step()
+        return {"acc": (correct / n).tolist(), "loss": (loss_sum / n).tolist()}
+
+    def epoch_row(self, train: dict[str, Any], test: Evaluation, seconds: float) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": train["loss"][-1], "train_acc": train["acc"][-1], "test_acc": test.accuracy[-1],
+        }
+        for l in range(len(self.net.layers)):
+            row[f"layer{l + 1}_train_acc"] = train["acc"][l]
+            row[f"layer{l + 1}_test_acc"] = test.accuracy[l]
+            row[f"layer{l + 1}_loss"] = train["loss"][l]
+            row[f"layer{l + 1}_rate"] = test.rate[l]
+        row["epoch_seconds"] = seconds
+        row["train_seconds"] = self.train_seconds
+        return row
+
+
+def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool = False,
+        progress: bool = True) -> dict[str, Any]:
+    """Train ``config`` into ``out_dir`` (a new run, or ``resume`` an interrupted one)."""
+    out = Path(out_dir) if out_dir is not None else rundir.default_out(config)
+    if config.training.threads:
+        torch.set_num_threads(config.training.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if resume:
+        stored = rundir.open_run(out)
+        if stored.to_dict() != config.to_dict():
+            raise RunDirError(f"{out}: holds a run of a different configuration; resume it with the same "
+                              "experiment and --set values, or choose another --out")
+    data = load_dataset(config.data, config.seed)
+    trainer = Trainer(config, data)
+    if resume and (out / rundir.CHECKPOINT).exists():
+        trainer.load_state(*load_checkpoint(out / rundir.CHECKPOINT))
+    elif not resume:
+        rundir.prepare_new(out, config)
+    progress = progress and config.training.progress
+    try:
+        while trainer.epoch < config.training.epochs:
+            t0 = time.perf_counter()
+            train = trainer.train_epoch(progress)
+            trainer.train_seconds += time.perf_counter() - t0
+            params_ok = all(torch.isfinite(p).all() for p in trainer.net.parameters())
+            if not params_ok:
+                raise RunFailed(f"epoch {trainer.epoch + 1}: weights became NaN or infinite; lower training.lr")
+            test = evaluate(trainer.net, config, data.test_x, data.test_y)
+            row = trainer.epoch_row(train, test, time.perf_counter() - t0)
+            trainer.epoch += 1
+            row["epoch"] = trainer.epoch
+            trainer.rows.append(row)
+            save_checkpoint(out / rundir.CHECKPOINT, *trainer.state())
+            rundir.write_metrics(out, trainer.rows)
+            rundir.write_status(out, "running", trainer.epoch)
+            line = (f"epoch {trainer.epoch}/{config.training.epochs}  train_acc {row['train_acc']:.4f}  "
+                    f"test_acc {row['test_acc']:.4f}  readouts " +
+                    " ".join(f"{a:.3f}" for a in test.accuracy[:-1]) + f"  {row['epoch_seconds']:.1f}s")
+            rundir.append_log(out, line)
+            if progress:
+                tqdm.write(line)
+    except RunFailed as exc:
+        rundir.append_log(out, f"failed: {exc}")
+        rundir.write_status(out, "failed", trainer.epoch, error=str(exc))
+        raise
+    last = trainer.rows[-1]
+    summary = {
+        "name": config.name, "rule": config.rule["name"], "dataset": config.data.dataset,
+        "test_accuracy": last["test_acc"], "train_accuracy": last["train_acc"],
+        "layer_test_accuracy": [last[f"layer{l + 1}_test_acc"] for l in range(len(trainer.net.layers))],
+        "layer_rate": [last[f"layer{l + 1}_rate"] for l in range(len(trainer.net.layers))],
+        "best_test_accuracy": max(r["test_acc"] for r in trainer.rows),
+        "epochs": trainer.epoch, "train_seconds": trainer.train_seconds,
+        "train_samples": len(data.train_x), "test_samples": len(data.test_x),
+        "threads": torch.get_num_threads(),
+    }
+    rundir.write_summary(out, summary)
+    rundir.write_status(out, "finished", trainer.epoch)
+    summary["run_dir"] = str(out)
+    return summary
