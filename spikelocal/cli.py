@@ -53,8 +53,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: modules that register further sub-commands with @command (one line per feature)
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     from . import __version__
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
 
     parser = argparse.ArgumentParser(prog="spikelocal", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"spikelocal {__version__}")

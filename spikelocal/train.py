@@ -8,11 +8,12 @@ layer's fixed readout, the local losses and the mean firing rate of each layer.
 """
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch import Tensor
@@ -24,10 +25,42 @@ from .config import ExperimentConfig, TrainingConfig
 from .data import ENCODERS, Dataset, load_dataset, to_unit
 from .errors import RunDirError, RunFailed
 from .network import Network, simulate
+from .registry import Registry
 from .rules import RULES
 from .rules.base import Rule
 
 _TEST_SEED_OFFSET = 1_000_003
+
+
+class RunHook:
+    """Optional work around training (recording, diagnostics, pruning masks...).
+
+    A feature registers a factory in :data:`HOOKS` that looks at the config and returns a
+    hook, or None when its section is off; the trainer then calls the hook at these points
+    and pays nothing for features that are off.
+    """
+
+    def on_step_end(self, trainer: "Trainer") -> None:
+        """After every optimiser step (e.g. re-apply a pruning mask)."""
+
+    def on_epoch_end(self, trainer: "Trainer", row: dict[str, Any], out: Path) -> None:
+        """After the epoch's evaluation; may add columns to ``row`` (metrics.csv)."""
+
+    def on_run_end(self, trainer: "Trainer", summary: dict[str, Any], out: Path) -> None:
+        """After the last epoch; may add keys to ``summary`` (summary.json)."""
+
+
+HookFactory = Callable[[ExperimentConfig], Optional[RunHook]]
+HOOKS: Registry[HookFactory] = Registry("run hook")
+#: modules whose import registers hooks (one line per feature)
+HOOK_MODULES: tuple[str, ...] = ()
+
+
+def build_hooks(config: ExperimentConfig) -> list[RunHook]:
+    for module in HOOK_MODULES:
+        importlib.import_module(module)
+    hooks = [HOOKS.get(name)(config) for name in HOOKS.names()]
+    return [hook for hook in hooks if hook is not None]
 
 
 def batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
@@ -93,6 +126,7 @@ class Trainer:
         self.rule: Rule = rule_cls(self.net, rule_cls.Options.model_validate(config.rule), config.seed)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
+        self.hooks: list[RunHook] = build_hooks(config)
         self.epoch = 0
         self.rows: list[dict[str, Any]] = []
         self.train_seconds = 0.0
@@ -138,6 +172,8 @@ class Trainer:
                 raise RunFailed(f"epoch {self.epoch + 1}, batch {i + 1}: the local loss of layer {bad + 1} "
                                 f"is {result.losses[bad]}; lower training.lr")
             self.optimizer.step()
+            for hook in self.hooks:
+                hook.on_step_end(self)
             for l in range(layers):
                 correct[l] += (result.logits[l].argmax(1) == y).sum()
                 loss_sum[l] += result.losses[l] * len(y)
@@ -192,6 +228,8 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
             row = trainer.epoch_row(train, test, time.perf_counter() - t0)
             trainer.epoch += 1
             row["epoch"] = trainer.epoch
+            for hook in trainer.hooks:
+                hook.on_epoch_end(trainer, row, out)
             trainer.rows.append(row)
             save_checkpoint(out / rundir.CHECKPOINT, *trainer.state())
             rundir.write_metrics(out, trainer.rows)
@@ -217,6 +255,8 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         "train_samples": len(data.train_x), "test_samples": len(data.test_x),
         "threads": torch.get_num_threads(),
     }
+    for hook in trainer.hooks:
+        hook.on_run_end(trainer, summary, out)
     rundir.write_summary(out, summary)
     rundir.write_status(out, "finished", trainer.epoch)
     summary["run_dir"] = str(out)
