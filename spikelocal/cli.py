@@ -54,7 +54,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 #: modules that register further sub-commands with @command (one line per feature)
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "spikelocal.sweep.commands",
+    "spikelocal.analysis.commands",
+    "spikelocal.hardware.commands",
+    "spikelocal.export.commands",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .yamlio import KeyPath, dump_yaml, line_of, load_yaml, parse_value
@@ -89,8 +89,25 @@ class SyntheticConfig(Strict):
     noise: float = Field(0.3, ge=0)
 
 
+class EventsConfig(Strict):
+    """Binning of event recordings (nmnist, dvsgesture, shd) into data.steps frames."""
+
+    window_ms: float = Field(1.0, gt=0, description="width of one time bin (ms)")
+    max_duration_ms: Optional[float] = Field(
+        None, gt=0, description="recording time kept (ms); default steps * window_ms; if given, "
+        "steps must equal ceil(max_duration_ms / window_ms)")
+    size: Optional[list[int]] = Field(
+        None, min_length=1, max_length=2,
+        description="[H, W] after spatial downsampling (SHD: [channels]); default: the sensor's")
+    polarity: Literal["split", "merge"] = Field(
+        "split", description="split: ON and OFF events as two input channels; merge: one channel")
+    binarize: bool = Field(True, description="a bin with any event is one spike (else the count)")
+    cache: bool = Field(True, description="keep binned tensors on disk so later loads skip binning")
+    cache_dir: Optional[str] = Field(None, description="default: <data root>/<dataset folder>/cache")
+
+
 class DataConfig(Strict):
-    dataset: Literal["mnist", "fashion_mnist", "synthetic"] = "mnist"
+    dataset: Literal["mnist", "fashion_mnist", "synthetic", "nmnist", "dvsgesture", "shd"] = "mnist"
     root: Optional[str] = Field(None, description="data directory; default $SPIKELOCAL_DATA")
     download: bool = Field(True, description="try the usual download when files are missing")
     encoding: Literal["rate", "latency", "direct"] = "rate"
@@ -98,6 +115,7 @@ class DataConfig(Strict):
     gain: float = Field(1.0, gt=0, le=1, description="rate coding: spike probability of a white pixel")
     train_fraction: float = Field(1.0, gt=0, le=1, description="stratified fraction of training data")
     synthetic: SyntheticConfig = SyntheticConfig()
+    events: EventsConfig = Field(EventsConfig(), description="event datasets only; data.steps = bins T")
 
 
 # ---------------------------------------------------------------- training ------------
@@ -121,6 +139,94 @@ class TrainingConfig(Strict):
     progress: bool = True
 
 
+# ---------------------------------------------------------------- analysis ------------
+PlotName = Literal["raster", "rates", "membrane", "rate_hist", "isi", "learning",
+                   "time_accuracy", "weights", "angles"]
+
+
+class RecordConfig(Strict):
+    """What to record at the end of chosen epochs (spikelocal.analysis.recording)."""
+
+    samples: int = Field(100, ge=0, description="test samples recorded; 0 turns recording off")
+    epochs: Union[Literal["last", "all"], list[int]] = Field("last", description="1-based epochs")
+    layers: Optional[list[int]] = Field(None, description="1-based layer numbers; default: every spiking layer")
+    variables: list[Literal["spikes", "membrane", "current"]] = ["spikes", "membrane", "current"]
+
+
+class PlotsConfig(Strict):
+    """Figures written into RUN/plots when the run ends (spikelocal.analysis.plots)."""
+
+    what: list[str] = Field(default_factory=list, description="plot names or 'all'; empty: no plots")
+    format: list[Literal["png", "svg", "pdf"]] = ["png"]
+    report: bool = Field(False, description="also write RUN/report.html")
+
+    @field_validator("what")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        known = (*get_args(PlotName), "all")
+        for name in names:
+            if name not in known:
+                raise ValueError(f"unknown plot {name!r}; known: {', '.join(known)}")
+        return names
+
+
+# ---------------------------------------------------------------- conditions ----------
+class PruneConfig(Strict):
+    """Global magnitude pruning (spikelocal.conditions; Gupta et al., arXiv 2212.04614).
+
+    The weights of all layers (not biases, not the fixed readouts) are ranked together by
+    magnitude and the smallest ``sparsity`` fraction is set to zero, except that every layer
+    keeps at least its ``min_per_layer`` fraction of largest weights. ``after``: the trained
+    network is pruned once at the end and evaluated (summary ``pruned_test_accuracy``); the
+    checkpoint keeps the unpruned weights. ``retrain``: the network is pruned at the end of
+    epoch ``training.epochs - retrain_epochs`` and the last ``retrain_epochs`` epochs train on
+    with the same rule while the pruned weights are held at zero after every step.
+    """
+
+    sparsity: float = Field(0.0, ge=0, lt=1, description="fraction of all weights removed; 0: off")
+    mode: Literal["after", "retrain"] = "after"
+    retrain_epochs: int = Field(1, ge=1, description="retrain: epochs trained after pruning (within training.epochs)")
+    min_per_layer: float = Field(0.01, ge=0, le=1, description="fraction of each layer's weights always kept")
+
+
+class NoiseConfig(Strict):
+    """Input noise at test time (spikelocal.conditions); training data stay clean.
+
+    ``gaussian``: pixels x in [0, 1] become clip(x + sigma * N(0, 1), 0, 1) before encoding
+    (pixel datasets). For spike inputs (rate or latency encoding, or recorded events): each input spike is
+    deleted with probability ``spike_deletion``; each input (neuron, step) without a spike gets
+    one with probability ``spike_insertion``; each spike moves by a uniform integer offset in
+    [-jitter, jitter] steps, clipped to [0, T-1] (spikes landing on one step merge).
+    """
+
+    gaussian: float = Field(0.0, ge=0, description="std of Gaussian pixel noise; 0: off")
+    spike_deletion: float = Field(0.0, ge=0, le=1, description="probability that an input spike is removed")
+    spike_insertion: float = Field(0.0, ge=0, le=1, description="probability of a spurious input spike per neuron and step")
+    jitter: int = Field(0, ge=0, description="largest shift of an input spike, in time steps")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.gaussian or self.spike_deletion or self.spike_insertion or self.jitter)
+
+    @property
+    def spike_noise(self) -> bool:
+        return bool(self.spike_deletion or self.spike_insertion or self.jitter)
+
+
+# ---------------------------------------------------------------- diagnostics ---------
+class DiagnosticsConfig(Strict):
+    """Per-epoch alignment with backprop (spikelocal.diagnostics; Lillicrap et al. 2016).
+
+    On one fixed training batch, the angle between each layer's update under the run's rule
+    and the backprop (BPTT) gradient of the output loss; for fa and sign_symmetry also the
+    angle between each feedback matrix and its forward weights. Costs one extra forward and
+    backward pass on that batch per epoch.
+    """
+
+    alignment: bool = Field(False, description="log layer<i>_angle_bp (and _angle_fb_w) every epoch")
+    batch_size: int = Field(256, gt=0, description="samples of the fixed batch (the first of the training set)")
+
+
 class ExperimentConfig(Strict):
     name: Optional[str] = None
     seed: int = 0
@@ -129,6 +235,11 @@ class ExperimentConfig(Strict):
     data: DataConfig = DataConfig()
     training: TrainingConfig = TrainingConfig()
     rule: dict[str, Any] = Field(default_factory=lambda: {"name": "local"})
+    record: Optional[RecordConfig] = None
+    plots: PlotsConfig = PlotsConfig()
+    prune: PruneConfig = PruneConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+    noise: NoiseConfig = NoiseConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -238,12 +349,25 @@ def _validate_rule(config: ExperimentConfig, source: str, lines: dict[KeyPath, i
             f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: rule.name: unknown rule "
             f"{name!r}; known: {', '.join(RULES.names())}"
         )
-    options_model = RULES.get(name).Options
+    rule_cls = RULES.get(name)
+    options_model = rule_cls.Options
     try:
         options = options_model.model_validate(rule)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, [(source, lines, ("rule",))]).replace(": ", ": rule.", 1)) from None
+        msg = _format_error(exc, [(source, lines, ("rule",))]).replace(": ", ": rule.", 1)
+        if exc.errors()[0]["type"] == "extra_forbidden":
+            msg += f"; rule {name!r} takes: {', '.join(options_model.model_fields)}"
+        raise ConfigError(msg) from None
     config.rule = options.model_dump(mode="json")
+    layers = config.network.layers
+    for i, layer in enumerate(layers):
+        last = config.network.output_neuron if i == len(layers) - 1 else None
+        family = "spiking" if (layer.neuron or last or config.network.neuron).spiking else "rate"
+        for need in (layer.kind, family):
+            if need not in rule_cls.supports:
+                raise ConfigError(
+                    f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: rule.name: rule {name!r} cannot "
+                    f"train network.layers.{i} ({need}); it trains: {', '.join(rule_cls.supports)}")
 
 
 def resolve_experiment(
@@ -286,11 +410,36 @@ def check_consistency(config: ExperimentConfig, source: str) -> None:
     spiking = any(
         (layer.neuron or config.network.neuron).spiking for layer in config.network.layers
     )
-    if not spiking and config.data.steps != 1 and config.data.encoding != "direct":
+    if config.data.dataset in ("nmnist", "dvsgesture", "shd"):
+        from .data.events import check_event_config
+
+        check_event_config(config.data, source, spiking)
+    elif not spiking and config.data.steps != 1 and config.data.encoding != "direct":
         raise ConfigError(
             f"{source}: data.encoding: {config.data.encoding!r} makes spikes, but the network "
             "has no spiking layer; use encoding: direct with steps: 1 for a rate network"
         )
+    if config.noise.gaussian and config.data.dataset in ("nmnist", "dvsgesture", "shd"):
+        raise ConfigError(f"{source}: noise.gaussian: {config.data.dataset} holds events, not pixels; use "
+                          "noise.spike_deletion, spike_insertion or jitter")
+    if config.noise.spike_noise and config.data.encoding == "direct" and \
+            config.data.dataset in ("mnist", "fashion_mnist", "synthetic"):
+        raise ConfigError(f"{source}: noise: spike deletion, insertion and jitter need spike inputs "
+                          "(data.encoding rate or latency); use noise.gaussian for analog inputs")
+    if config.prune.sparsity and config.prune.mode == "retrain" and \
+            config.prune.retrain_epochs >= config.training.epochs:
+        raise ConfigError(f"{source}: prune.retrain_epochs: {config.prune.retrain_epochs} leaves no epoch "
+                          f"before pruning; it must be below training.epochs ({config.training.epochs})")
+    if config.record is not None:
+        n = len(config.network.layers)
+        bad = [l for l in (config.record.layers or []) if not 1 <= l <= n]
+        if bad:
+            raise ConfigError(f"{source}: record.layers: layer {bad[0]} does not exist; layers are 1..{n}")
+        epochs = config.record.epochs if isinstance(config.record.epochs, list) else []
+        late = [e for e in epochs if not 1 <= e <= config.training.epochs]
+        if late:
+            raise ConfigError(f"{source}: record.epochs: epoch {late[0]} is not run; epochs are "
+                              f"1..{config.training.epochs} (or 'last', 'all')")
 
 
 def load_experiment(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:

@@ -60,6 +60,11 @@ class Layer(nn.Module):
         else:
             self.pooled_shape = self.out_shape
         bound = weight_scale / math.sqrt(fan_in)
+        if self.neuron.spiking:
+            # A LIF neuron integrates a constant input with DC gain 1/((1-alpha)(1-beta)):
+            # scale the init by threshold/gain so weight_scale means the same for any taus.
+            lif = self.neuron
+            bound *= neuron_cfg.threshold * (1 - lif.alpha) * (1 - lif.beta)
         self.weight = nn.Parameter((torch.rand(w_shape, generator=generator) * 2 - 1) * bound)
         use_bias = cfg.bias if cfg.bias is not None else not self.neuron.spiking
         bias_len = w_shape[0]

@@ -130,4 +130,8 @@ def input_spec(config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
     """Input shape and number of classes of a run's dataset, without loading the data."""
     if config.data.dataset == "synthetic":
         return tuple(config.data.synthetic.shape), config.data.synthetic.classes
+    if config.data.dataset in ("nmnist", "dvsgesture", "shd"):
+        from .data.events import event_input_spec
+
+        return event_input_spec(config.data)
     return (1, 28, 28), 10

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import rundir
 from .checkpoint import load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
-from .data import ENCODERS, Dataset, load_dataset, to_unit
+from .data import ENCODERS, Dataset, EventFrames, load_dataset, to_unit
 from .errors import RunDirError, RunFailed
 from .network import Network, simulate
 from .registry import Registry
@@ -40,6 +40,9 @@ class RunHook:
     and pays nothing for features that are off.
     """
 
+    def on_resume(self, trainer: "Trainer") -> None:
+        """After a checkpoint is loaded, before training goes on (e.g. recover a pruning mask)."""
+
     def on_step_end(self, trainer: "Trainer") -> None:
         """After every optimiser step (e.g. re-apply a pruning mask)."""
 
@@ -53,7 +56,11 @@ class RunHook:
 HookFactory = Callable[[ExperimentConfig], Optional[RunHook]]
 HOOKS: Registry[HookFactory] = Registry("run hook")
 #: modules whose import registers hooks (one line per feature)
-HOOK_MODULES: tuple[str, ...] = ()
+HOOK_MODULES: tuple[str, ...] = (
+    "spikelocal.conditions",
+    "spikelocal.diagnostics",
+    "spikelocal.analysis.hook",
+)
 
 
 def build_hooks(config: ExperimentConfig) -> list[RunHook]:
@@ -68,8 +75,10 @@ def batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
     return torch.Generator().manual_seed(((seed * 7919 + epoch) * 104729 + batch) % (2**63))
 
 
-def encode(config: ExperimentConfig, x_uint8: Tensor, gen: torch.Generator) -> Iterator[Tensor]:
+def encode(config: ExperimentConfig, x_uint8: Tensor | EventFrames, gen: torch.Generator) -> Iterator[Tensor]:
     data = config.data
+    if isinstance(x_uint8, EventFrames):  # recorded spike trains: already binned into data.steps frames
+        return x_uint8.chunks(config.training.time_chunk, data.events.binarize)
     return ENCODERS.get(data.encoding)(to_unit(x_uint8), data.steps,
                                        config.training.time_chunk, data.gain, gen)
 
@@ -148,6 +157,8 @@ class Trainer:
         self.scheduler.load_state_dict(meta["scheduler"])
         self.epoch, self.rows = meta["epoch"], meta["rows"]
         self.train_seconds = meta["train_seconds"]
+        for hook in self.hooks:
+            hook.on_resume(self)
 
     # -- one epoch -----------------------------------------------------------------------
     def train_epoch(self, progress: bool) -> dict[str, float]:

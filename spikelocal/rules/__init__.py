@@ -12,3 +12,4 @@ if TYPE_CHECKING:
 RULES: Registry["type[Rule]"] = Registry("rule")
 
 from . import local  # noqa: E402,F401  (registers the rules)
+from . import bp, feedback  # noqa: E402,F401  (baselines: bp, fa, dfa, sign_symmetry)

@@ -1,0 +1,72 @@
+"""Datasets (in memory: uint8 images, or binned event recordings) and the stratified
+training-set fraction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..config import DataConfig
+from .encoders import ENCODERS
+from .event_frames import EventFrames
+from .idx import CLASS_NAMES, data_root, load_idx_dataset
+from .synthetic import make_synthetic
+
+__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "to_unit"]
+
+
+@dataclass
+class Dataset:
+    train_x: Tensor | EventFrames  # uint8 [N, C, H, W] (or [N, D]); event datasets: already spikes
+    train_y: Tensor  # int64 [N]
+    test_x: Tensor | EventFrames
+    test_y: Tensor
+    classes: list[str]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
+
+
+def to_unit(x: Tensor) -> Tensor:
+    """uint8 pixels -> float32 in [0, 1]."""
+    return x.to(torch.float32).div_(255.0)
+
+
+def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Indices of ``fraction`` of every class (at least one each), chosen with ``seed``."""
+    if fraction >= 1.0:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed + 104729)
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        keep.append(idx[: max(1, int(round(fraction * len(idx))))])
+    return np.sort(np.concatenate(keep))
+
+
+def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    if cfg.dataset in ("nmnist", "dvsgesture", "shd"):
+        from .events import load_event_dataset
+
+        train_f, train_y, test_f, test_y, names = load_event_dataset(cfg, data_root(cfg.root))
+        keep = stratified_subset(train_y, cfg.train_fraction, seed)
+        return Dataset(train_f[keep], torch.from_numpy(train_y[keep]), test_f, torch.from_numpy(test_y), names)
+    if cfg.dataset == "synthetic":
+        arrays = make_synthetic(cfg.synthetic, seed)
+        classes = [str(i) for i in range(cfg.synthetic.classes)]
+    else:
+        arrays = load_idx_dataset(cfg.dataset, data_root(cfg.root), cfg.download)
+        classes = CLASS_NAMES[cfg.dataset]
+    train_x, train_y, test_x, test_y = arrays
+    keep = stratified_subset(train_y, cfg.train_fraction, seed)
+    return Dataset(
+        torch.from_numpy(np.ascontiguousarray(train_x[keep])),
+        torch.from_numpy(train_y[keep].astype(np.int64)),
+        torch.from_numpy(np.ascontiguousarray(test_x)),
+        torch.from_numpy(test_y.astype(np.int64)),
+        classes,
+    )

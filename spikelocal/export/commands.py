@@ -1,0 +1,64 @@
+"""CLI: ``spikelocal export RUN --format nir|netx|brian2|cores`` and ``spikelocal import-nir``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import command
+from . import FORMATS
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=Path, help="a run directory")
+    p.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    p.add_argument("--out", type=Path, help="output file (folder for brian2); default RUN/export/...")
+    p.add_argument("--dt", type=float, help="nir: graph time step in s (default the network's; "
+                   "1e-4 for snnTorch's import_from_nir)")
+    p.add_argument("--target", default="loihi", help="netx/cores: target chip (name or YAML)")
+    p.add_argument("--weight-bits", type=int, default=8, help="netx/cores: weight mantissa bits")
+    p.add_argument("--samples", type=int, default=0,
+                   help="brian2: encoded test images stored as the script's default input")
+    p.add_argument("--check", type=int, default=0, metavar="N",
+                   help="run N encoded test images through the real tool and print the agreement "
+                        "(nir: snnTorch import; brian2: Brian2; netx/cores: the file read back)")
+
+
+@command("export", _export_args)
+def _export(args: argparse.Namespace) -> int:
+    """Export a trained network to NIR, netx HDF5, Brian2 or a core file."""
+    from . import export
+
+    import json
+
+    path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
+                          weight_bits=args.weight_bits, samples=args.samples, check=args.check)
+    print(f"{args.fmt} -> {path}")
+    for name, figures in checks.items():
+        print(f"{name}: {json.dumps(figures)}")
+    return 0
+
+
+def _import_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("graph", type=Path, help="a NIR file (nir.write)")
+    p.add_argument("experiment", help="experiment YAML giving data, rule and training (its network is replaced)")
+    p.add_argument("--out", type=Path, required=True, help="new run directory")
+    p.add_argument("--dt", type=float, help="time step the graph was written for (default: its metadata 'dt')")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--no-train", action="store_true",
+                   help="only create the run (continue with: spikelocal run OUT/config.yaml --resume --out OUT)")
+
+
+@command("import-nir", _import_args)
+def _import_nir(args: argparse.Namespace) -> int:
+    """Import a NIR graph as a spikelocal network and train it with the local rule."""
+    from ..config import load_experiment
+    from .nir_import import start_run_from_nir
+
+    config = load_experiment(args.experiment, args.overrides)
+    summary = start_run_from_nir(args.graph, config, args.out, dt=args.dt, train=not args.no_train)
+    if args.no_train:
+        print(f"imported {args.graph} -> {args.out} (not trained)")
+    else:
+        print(f"imported {args.graph}; test accuracy {summary['test_accuracy']:.4f} after "
+              f"{summary['epochs']} epochs -> {args.out}")
+    return 0

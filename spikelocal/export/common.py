@@ -1,0 +1,63 @@
+"""What every exporter shares: atomic output paths and the checks of what a format can express.
+
+An export either leaves a complete file at its output path or nothing at all: writers get
+a temporary path beside the target, which is renamed into place only when they return.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import ExportError
+from ..network import Network
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it into place on success, delete it on
+    any failure (file or directory)."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise ExportError(f"{path}: the folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        if path.is_dir() and tmp.is_dir():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def layer_name(index: int) -> str:
+    """1-based layer names, as in metrics.csv (``layer1`` ...)."""
+    return f"layer{index + 1}"
+
+
+def require_spiking(net: Network, fmt: str, allowed_rate: Iterable[str] = ()) -> None:
+    """Refuse rate layers a spiking-only format cannot express (``allowed_rate`` may list
+    rate kinds, such as ``linear``, that the format can still write)."""
+    allowed = set(allowed_rate)
+    for i, layer in enumerate(net.layers):
+        kind = layer.neuron_cfg.kind
+        if kind != "lif" and kind not in allowed:
+            supported = ", ".join(["lif"] + sorted(allowed))
+            raise ExportError(
+                f"{layer_name(i)}: {fmt} cannot express a {kind!r} (rate) neuron; "
+                f"it supports {supported} neurons (this is a rate network: export it as a spiking one)"
+            )
+
+
+def require_hard_reset(net: Network, fmt: str) -> None:
+    for i, layer in enumerate(net.layers):
+        if layer.neuron_cfg.kind == "lif" and layer.neuron_cfg.reset != "hard":
+            raise ExportError(
+                f"{layer_name(i)}: {fmt} supports only the hard reset to 0, "
+                f"not neuron.reset={layer.neuron_cfg.reset!r}"
+            )

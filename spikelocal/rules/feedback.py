@@ -1,0 +1,210 @@
+"""The feedback-alignment family: fa, dfa and sign_symmetry.
+
+- ``fa``: Lillicrap, Cownden, Tweed & Akerman, "Random synaptic feedback weights support
+  error backpropagation for deep learning", Nat. Commun. 2016.
+- ``dfa``: Nøkland, "Direct feedback alignment provides learning in deep neural networks",
+  NeurIPS 2016.
+- ``sign_symmetry``: Liao, Leibo & Poggio, "How important is weight symmetry in
+  backpropagation?", AAAI 2016; Xiao, Chen, Liao & Poggio, arXiv:1811.03567 (2018).
+
+All three minimise the output layer's loss (:mod:`spikelocal.rules.bp`): with the output
+error e(t) = dloss(z_L(t), y)/dz_L and ``pool^T`` the adjoint of the layer's sum pooling::
+
+    delta_L(t) = (G_L^T e(t)) * f'(V_L(t))                           G_L = output_scale * I
+    fa:             delta_l(t) = pool^T(B_{l+1}^T delta_{l+1}(t)) * f'(V_l(t))
+    sign_symmetry:  same with B_{l+1} = sign(W_{l+1}) * mean|W_{l+1}|
+    dfa:            delta_l(t) = pool^T(B_l^T e(t)) * f'(V_l(t))
+    dW_l = 1/(B T) sum_t delta_l(t) outer P_{l-1}(t)
+
+with P the pre-synaptic eligibility trace of :mod:`spikelocal.neurons`. For a rate network
+T = 1, P is the layer input and this is the rule of the papers. For a spiking network the
+error crosses layers at the same time step only (time-local, no BPTT): the part of the
+credit that flows through the synaptic and membrane memory of the layers above is dropped,
+while each layer's own memory is kept exactly through P. With B = W and T = 1 the update
+equals backprop (``tests/test_rules_feedback.py``).
+
+For conv layers the fa feedback ``B`` is a fixed random kernel of the forward kernel's shape
+used in a transposed convolution; sign_symmetry uses the sign of the forward kernel. The
+dfa matrix of a hidden layer is [classes x pooled size] (like a readout), reshaped to the
+layer's pooled activity. fa and dfa matrices are drawn from the run seed and stored in
+checkpoints (``state_tensors``); sign_symmetry derives its feedback from W at every batch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from ..layers import Layer
+from ..losses import LOSSES
+from ..network import Network
+from . import RULES
+from .base import BatchResult, Rule, zero_grads
+from .bp import BatchMetrics, OutputLossOptions
+
+_FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
+
+
+def input_grad(layer: Layer, delta: Tensor, feedback: Tensor) -> Tensor:
+    """The synapse's adjoint with ``feedback`` in place of W: [N, *out_shape] -> [N, *in_shape]."""
+    n = delta.shape[0]
+    if layer.kind == "dense":
+        return (delta.reshape(n, -1) @ feedback).view(n, *layer.in_shape)
+    return torch.nn.grad.conv2d_input((n, *layer.in_shape), feedback, delta,
+                                      stride=layer.cfg.stride, padding=layer.cfg.padding)
+
+
+class FeedbackOptions(OutputLossOptions):
+    feedback_scale: float = Field(1.0, gt=0, description="gain of the fixed random feedback")
+
+
+class FAOptions(FeedbackOptions):
+    name: Literal["fa"] = "fa"
+
+
+class DFAOptions(FeedbackOptions):
+    name: Literal["dfa"] = "dfa"
+
+
+class SignSymmetryOptions(OutputLossOptions):
+    name: Literal["sign_symmetry"] = "sign_symmetry"
+
+
+class FeedbackRule(Rule):
+    """Forward without a graph, then the output error sent down by :meth:`hidden_signals`."""
+
+    def __init__(self, net: Network, options: OutputLossOptions, seed: int) -> None:
+        super().__init__(net, options, seed)
+        self.loss_fn = LOSSES.get(options.loss)
+        self.generator = torch.Generator().manual_seed(seed + _FEEDBACK_SEED)
+
+    def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
+        """dL/d(pooled activity of hidden layer i), [N, *pooled_shape], given the deltas above."""
+        raise NotImplementedError
+
+    def feedback_matrices(self) -> dict[int, Tensor]:
+        """Layer index -> the matrix used in place of that layer's W (fa, sign_symmetry)."""
+        return {}
+
+    @torch.no_grad()
+    def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
+                        active: list[bool]) -> BatchResult:
+        net = self.net
+        zero_grads(net)
+        layers = net.layers
+        n = len(layers)
+        lowest = active.index(True) if any(active) else n
+        metrics: BatchMetrics | None = None
+        states = traces = None
+        bias_traces = [0.0] * n
+        for x in chunks:
+            k, b = x.shape[:2]
+            if states is None:
+                states = net.init_states(b)
+                traces = [layer.neuron.init_trace((b, *layer.in_shape), x.device) for layer in layers]
+                metrics = BatchMetrics(net, b, self.loss_fn)
+            labels_rep = labels.repeat(k)
+            inputs, membranes = [], []
+            inp = x
+            for i, layer in enumerate(layers):
+                act, membrane, states[i] = layer.step(inp, states[i])
+                err = metrics.record(i, layer, act, labels_rep)
+                inputs.append(inp)
+                membranes.append(membrane.reshape(k * b, *layer.out_shape))
+                inp = act
+            deltas: list[Tensor | None] = [None] * n
+            for i in range(n - 1, lowest - 1, -1):
+                layer = layers[i]
+                signal = (layer.readout_adjoint(err) if i == n - 1
+                          else self.hidden_signals(err, deltas, i))
+                deltas[i] = layer.pool_adjoint(signal).mul_(layer.neuron.derivative(membranes[i]))
+            for i, layer in enumerate(layers):
+                if not active[i]:
+                    continue
+                pre, traces[i] = layer.neuron.eligibility(inputs[i], traces[i])
+                layer.weight.grad += layer.weight_grad(pre.reshape(k * b, *layer.in_shape), deltas[i])
+                if layer.bias is not None:
+                    pb, bias_traces[i] = layer.neuron.bias_eligibility(k, bias_traces[i])
+                    layer.bias.grad += layer.bias_grad(deltas[i].view(k, b, *layer.out_shape), pb)
+            metrics.steps += k
+        if metrics is None:
+            raise ValueError("compute_updates got no input chunks")
+        scale = 1.0 / (labels.shape[0] * metrics.steps)
+        for layer in layers:
+            for p in layer.parameters():
+                p.grad.mul_(scale)
+        return metrics.result()
+
+
+@RULES.register("fa")
+class FARule(FeedbackRule):
+    """Feedback alignment: a fixed random B_l of W_l's shape replaces W_l in the backward pass."""
+
+    Options = FAOptions
+
+    def __init__(self, net: Network, options: FAOptions, seed: int) -> None:
+        super().__init__(net, options, seed)
+        scale = options.feedback_scale * net.cfg.weight_scale
+        self.feedback: dict[int, Tensor] = {}
+        for i, layer in enumerate(net.layers):
+            if i == 0:
+                continue  # nothing below the first layer needs an error
+            w = layer.weight
+            bound = scale / math.sqrt(w[0].numel())  # the forward weights' own init range
+            self.feedback[i] = ((torch.rand(w.shape, generator=self.generator) * 2 - 1) * bound).to(w.device)
+
+    def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
+        return input_grad(self.net.layers[i + 1], deltas[i + 1], self.feedback[i + 1])
+
+    def feedback_matrices(self) -> dict[int, Tensor]:
+        return dict(self.feedback)
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        return {f"feedback.{i}": b for i, b in self.feedback.items()}
+
+
+@RULES.register("sign_symmetry")
+class SignSymmetryRule(FeedbackRule):
+    """Sign-concordant feedback: sign(W_l), scaled by mean|W_l| to keep W's magnitude."""
+
+    Options = SignSymmetryOptions
+
+    def _sign_feedback(self, i: int) -> Tensor:
+        w = self.net.layers[i].weight
+        return torch.sign(w) * w.abs().mean()
+
+    def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
+        return input_grad(self.net.layers[i + 1], deltas[i + 1], self._sign_feedback(i + 1))
+
+    def feedback_matrices(self) -> dict[int, Tensor]:
+        return {i: self._sign_feedback(i).detach() for i in range(1, len(self.net.layers))}
+
+
+@RULES.register("dfa")
+class DFARule(FeedbackRule):
+    """Direct feedback alignment: the output error reaches hidden layer l through fixed B_l."""
+
+    Options = DFAOptions
+
+    def __init__(self, net: Network, options: DFAOptions, seed: int) -> None:
+        super().__init__(net, options, seed)
+        c = net.num_classes
+        self.feedback: dict[int, Tensor] = {}
+        for i, layer in enumerate(net.layers[:-1]):
+            size = math.prod(layer.pooled_shape)
+            bound = options.feedback_scale / math.sqrt(c)
+            self.feedback[i] = ((torch.rand((c, size), generator=self.generator) * 2 - 1) * bound).to(
+                layer.weight.device)
+
+    def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
+        layer = self.net.layers[i]
+        return (err @ self.feedback[i]).view(err.shape[0], *layer.pooled_shape)
+
+    def state_tensors(self) -> dict[str, Tensor]:
+        return {f"feedback.{i}": b for i, b in self.feedback.items()}
+
+
+__all__ = ["FARule", "DFARule", "SignSymmetryRule", "FeedbackRule", "input_grad"]

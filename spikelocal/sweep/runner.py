@@ -1,0 +1,277 @@
+"""Running a sweep's points: on a local process pool (default) or on a Dask cluster.
+
+Every point is an ordinary run directory ``SWEEP_DIR/points/<name>``. Before anything runs,
+the sweep directory is checked against the sweep file's hash (``sweep.json``), so a directory
+of another sweep is never mixed in. Then each point is
+
+- skipped when its ``status.json`` says finished (or failed, unless ``retry_failed``);
+- resumed from its last checkpoint (``train.run(..., resume=True)``) when it was interrupted;
+- started fresh otherwise.
+
+A point that raises (NaN loss, divergence, a bug) is recorded with its error in its own
+``status.json`` and the sweep goes on. Threads: with N workers on C cores each point runs
+with ``max(1, C // N)`` torch threads (and OMP/MKL variables in pool workers), so N points at
+once do not oversubscribe the cores. The module imports no torch: the parent process stays
+light and each worker sets its thread counts before torch starts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ..errors import RunDirError, SpikelocalError
+from .spec import Point, SweepSpec
+
+log = logging.getLogger(__name__)
+
+SWEEP_JSON = "sweep.json"
+POINTS = "points"
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+Result = dict[str, Any]
+
+
+def cpu_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads_per_point(workers: int, cores: Optional[int] = None) -> int:
+    return max(1, (cores or cpu_cores()) // max(1, workers))
+
+
+# ---------------------------------------------------------------- sweep directory -----
+def prepare_sweep_dir(spec: SweepSpec, out: Path, create: bool = True) -> None:
+    """Check that ``out`` is new or holds this very sweep; write ``sweep.json``."""
+    marker = out / SWEEP_JSON
+    if marker.exists():
+        try:
+            stored = json.loads(marker.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunDirError(f"{marker}: unreadable ({exc})") from None
+        if stored.get("sha256") != spec.digest:
+            raise RunDirError(f"{out}: holds a sweep of a different sweep file ({stored.get('sweep_file')}); "
+                              "choose another --out, or restore the sweep file it was started with")
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirError(f"{out}: exists and is not a sweep directory (no {SWEEP_JSON}); choose another --out")
+    if not create:
+        return
+    from ..checkpoint import atomic_write_text
+
+    try:
+        (out / POINTS).mkdir(parents=True, exist_ok=True)
+        record = {"sweep_file": str(spec.path), "sha256": spec.digest, "axes": spec.axes,
+                  "grid": spec.grid, "points": [p.name for p in spec.points]}
+        atomic_write_text(marker, json.dumps(record, indent=2, default=str) + "\n")
+    except OSError as exc:
+        raise RunDirError(f"{out}: cannot write the sweep directory ({exc.strerror})") from None
+
+
+def point_dir(out: Path, point: Point) -> Path:
+    return out / POINTS / point.name
+
+
+def stored_state(run_dir: Path) -> tuple[Optional[str], Optional[str]]:
+    """(state, error) from a point's status.json; (None, None) when it has none."""
+    try:
+        status = json.loads((run_dir / "status.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None, None
+    return status.get("state"), status.get("error")
+
+
+# ---------------------------------------------------------------- one point -----------
+def _set_threads(threads: int) -> None:
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _init_pool_worker(threads: int) -> None:
+    _set_threads(threads)
+
+
+def run_point(task: dict[str, Any], threads: Optional[int] = None,
+              host_threads: Optional[dict[str, int]] = None) -> Result:
+    """Train one point into its run directory (in a worker); never raises for a failed run.
+
+    ``threads``: torch threads to use; on Dask, ``host_threads`` (host -> threads of all
+    workers on it) gives ``cores // threads on this host`` instead.
+    """
+    t0 = time.perf_counter()
+    if threads is None and host_threads:
+        from distributed import get_worker
+        from distributed.comm import get_address_host
+
+        threads = max(1, cpu_cores() // max(1, host_threads.get(get_address_host(get_worker().address), 1)))
+    if threads is not None:
+        _set_threads(threads)
+    from .. import rundir
+    from ..config import load_experiment
+    from ..train import run
+
+    out = Path(task["out"])
+    result: Result = {"name": task["name"], "state": "failed", "error": None}
+    try:
+        config = load_experiment(task["experiment"], list(task["overrides"]))
+        resume = (out / rundir.CONFIG).exists() and (out / rundir.STATUS).exists()
+        if out.exists() and not resume:
+            shutil.rmtree(out)  # a start that was killed before its run directory was complete
+        summary = run(config, out, resume=resume, progress=False)
+        result.update(state="finished", test_accuracy=summary["test_accuracy"], resumed=resume)
+    except Exception as exc:  # any failure is this point's result; the sweep goes on
+        message = (str(exc).strip().splitlines() or [""])[0]
+        result["error"] = f"{type(exc).__name__}: {message}"
+        try:
+            state, _ = stored_state(out)
+            if state != "failed":
+                out.mkdir(parents=True, exist_ok=True)
+                status = json.loads((out / rundir.STATUS).read_text()) if state else {}
+                rundir.write_status(out, "failed", status.get("epoch", 0), error=result["error"])
+        except OSError as write_exc:
+            log.warning("%s: cannot record the failure (%s)", out, write_exc)
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _task(out: Path, point: Point) -> dict[str, Any]:
+    return {"name": point.name, "experiment": str(point.base), "overrides": list(point.overrides),
+            "out": str(point_dir(out, point))}
+
+
+# ---------------------------------------------------------------- executors -----------
+def _run_local(tasks: list[dict[str, Any]], workers: int, on_result: Callable[[Result], None]) -> None:
+    threads = threads_per_point(workers)
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx,
+                               initializer=_init_pool_worker, initargs=(threads,))
+    try:
+        futures = {pool.submit(run_point, task): task for task in tasks}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker process died (killed, out of memory)
+                result = {"name": futures[future]["name"], "state": "failed", "seconds": 0.0,
+                          "error": f"{type(exc).__name__}: worker process ended ({exc})"}
+            on_result(result)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def connect(address: str, timeout: float = 5.0):
+    """A Dask client for ``address``; a one-line error within ``timeout`` s if unreachable."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SpikelocalError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+    try:
+        _probe(address, timeout)
+        client = Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except Exception as exc:  # OSError/TimeoutError when unreachable, ValueError for a bad address
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SpikelocalError(f"--scheduler {address}: cannot reach a Dask scheduler within {timeout:g} s "
+                              f"({reason})") from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception:
+        client.close()
+        raise SpikelocalError(f"--scheduler {address}: the scheduler has no workers "
+                              f"(none joined within {timeout:g} s)") from None
+    return client
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Open and close a TCP connection to a tcp:// or tls:// scheduler, so that an unreachable
+    one fails here, before a Client exists (a Client that never connected hangs at exit)."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return
+    host, port = parse_host_port(location, default_port=8786)
+    with socket.create_connection((host, port), timeout=timeout):
+        pass
+
+
+def _host_threads(client) -> dict[str, int]:
+    from distributed.comm import get_address_host
+
+    totals: dict[str, int] = {}
+    for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+        host = get_address_host(address)
+        totals[host] = totals.get(host, 0) + int(info.get("nthreads", 1))
+    return totals
+
+
+def _run_dask(tasks: list[dict[str, Any]], client, digest: str, on_result: Callable[[Result], None]) -> None:
+    from distributed import as_completed as dask_completed
+
+    hosts = _host_threads(client)
+    futures = [client.submit(run_point, task, None, hosts, key=f"spikelocal-{digest[:10]}-{task['name']}",
+                             pure=False) for task in tasks]
+    names = {f.key: t["name"] for f, t in zip(futures, tasks)}
+    try:
+        for future in dask_completed(futures):
+            try:
+                result = future.result()
+            except Exception as exc:  # the worker died or the task could not run there
+                result = {"name": names[future.key], "state": "failed", "seconds": 0.0,
+                          "error": f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"}
+            on_result(result)
+    except BaseException:
+        client.cancel(futures)
+        raise
+
+
+# ---------------------------------------------------------------- the sweep -----------
+def run_sweep(spec: SweepSpec, out: Path, workers: int = 1, client=None, retry_failed: bool = False,
+              on_result: Optional[Callable[[Result], None]] = None) -> list[Result]:
+    """Run every point of ``spec`` not yet done into ``out``; return one result per point.
+
+    ``client``: a connected ``distributed.Client`` (see :func:`connect`); None runs on a local
+    pool of ``workers`` processes.
+    """
+    if workers < 1:
+        raise SpikelocalError(f"--workers {workers}: need at least 1")
+    prepare_sweep_dir(spec, out)
+    results: dict[str, Result] = {}
+    tasks = []
+    for point in spec.points:
+        state, error = stored_state(point_dir(out, point))
+        if state == "finished" or (state == "failed" and not retry_failed):
+            results[point.name] = {"name": point.name, "state": state, "error": error, "skipped": True,
+                                   "seconds": 0.0}
+        else:
+            tasks.append(_task(out, point))
+
+    def record(result: Result) -> None:
+        results[result["name"]] = result
+        if on_result is not None:
+            on_result(result)
+
+    for result in list(results.values()):
+        if on_result is not None:
+            on_result(result)
+    if tasks:
+        if client is not None:
+            _run_dask(tasks, client, spec.digest, record)
+        else:
+            _run_local(tasks, workers, record)
+    return [results[p.name] for p in spec.points]

@@ -1,0 +1,111 @@
+"""``spikelocal export`` / ``import-nir`` from the command line: outputs, errors, no partial files, speed."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import h5py
+import nir
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from spikelocal import rundir
+from spikelocal.checkpoint import save_checkpoint
+from spikelocal.cli import main
+from spikelocal.export import FORMATS, export
+from spikelocal.network import Network
+
+
+def fake_run(path: Path, config, net: Network) -> Path:
+    """A finished run directory holding ``net`` (no training needed)."""
+    rundir.prepare_new(path, config)
+    save_checkpoint(path / rundir.CHECKPOINT, {f"net.{k}": v for k, v in net.state_dict().items()}, {})
+    rundir.write_status(path, "finished", config.training.epochs)
+    return path
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_exports_each_format(tiny_run: Path, fmt: str, capsys) -> None:
+    assert main(["export", str(tiny_run), "--format", fmt]) == 0
+    out = Path(capsys.readouterr().out.strip().split(" -> ")[1])
+    assert out.exists() and out.parent == tiny_run / "export"
+    if fmt == "nir":
+        assert "CubaLIF" in {type(n).__name__ for n in nir.read(out).nodes.values()}
+    elif fmt in ("netx", "cores"):
+        with h5py.File(out, "r") as f:
+            assert ("layer" in f) if fmt == "netx" else ("cores" in f)
+    else:
+        assert (out / "run.py").is_file() and (out / "weights.npz").is_file()
+
+
+def test_nir_export_writes_the_runs_recording_as_nir_data(tmp_path: Path) -> None:
+    from spikelocal.train import run
+
+    torch.set_num_threads(1)
+    config = tiny_config(record={"samples": 4}, training__epochs=1)
+    run(config, tmp_path / "run", progress=False)
+    path, _ = export(tmp_path / "run", "nir", out=tmp_path / "g.nir")
+    data = nir.read_data(str(tmp_path / "g.data.h5"))
+    graph = nir.read(path)
+    assert {"input", "lif1", "lif2", "lif3"} <= set(data.nodes) and set(data.nodes) <= set(graph.nodes)
+    assert data.nodes["lif1"].observables["spikes"].data.shape == (4, 8, 32)
+
+
+def test_errors_are_one_line_with_status_2_and_leave_nothing(tmp_path: Path, capsys) -> None:
+    torch.set_num_threads(1)
+    # a run directory without weights
+    cfg = tiny_config()
+    rundir.prepare_new(tmp_path / "empty", cfg)
+    assert main(["export", str(tmp_path / "empty"), "--format", "nir", "--out", str(tmp_path / "a.nir")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no checkpoint" in err and not (tmp_path / "a.nir").exists()
+    # a rate network asked for spiking-only formats
+    rate_cfg = tiny_config(spiking=False)
+    fake_run(tmp_path / "rate", rate_cfg, Network(rate_cfg.network, (1, 8, 8), 4, 0))
+    for fmt in FORMATS:
+        target = tmp_path / f"rate.{fmt}"
+        assert main(["export", str(tmp_path / "rate"), "--format", fmt, "--out", str(target)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "layer1" in err and "relu" in err, err
+        assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "rate"]  # no temporary files either
+    # a corrupt file given to the importer
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"\x89HDF junk")
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(cfg.to_yaml())
+    assert main(["import-nir", str(bad), str(experiment), "--out", str(tmp_path / "imp")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.nir: not a readable NIR graph" in err
+    assert not (tmp_path / "imp").exists()
+
+
+def test_import_nir_command_creates_a_trainable_run(tmp_path: Path, capsys) -> None:
+    torch.set_num_threads(1)
+    cfg = tiny_config(training__epochs=1)
+    net = Network(cfg.network, (1, 8, 8), 4, 0)
+    from spikelocal.export.nir_export import write_nir
+
+    write_nir(net, tmp_path / "g.nir")
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(cfg.to_yaml())
+    assert main(["import-nir", str(tmp_path / "g.nir"), str(experiment), "--out", str(tmp_path / "run")]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert rundir.read_status(tmp_path / "run")["state"] == "finished"
+
+
+def test_a_million_synapses_export_in_under_10_s(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    layers = [{"kind": "dense", "units": 1000}, {"kind": "dense", "units": 200}, {"kind": "dense", "units": 10}]
+    cfg = tiny_config(network__layers=layers, data__synthetic={"shape": [1, 28, 28], "classes": 10,
+                                                               "n_train": 256, "n_test": 64})
+    net = Network(cfg.network, (1, 28, 28), 10, 0)
+    assert sum(layer.weight.numel() for layer in net.layers) > 980_000
+    run_dir = fake_run(tmp_path / "big", cfg, net)
+    for fmt in FORMATS:
+        t0 = time.perf_counter()
+        export(run_dir, fmt, out=tmp_path / f"big.{fmt}")
+        seconds = time.perf_counter() - t0
+        assert seconds < 10.0, f"{fmt}: {seconds:.1f} s"
