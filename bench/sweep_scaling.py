@@ -8,7 +8,7 @@ Two measurements on a synthetic spiking MLP (no data files needed), printed as J
 2. ``overhead``: ``--tiny-points`` tiny points (about 1 s each on a free core) run back to back in this
    process (``load_experiment`` + ``train.run`` one after another) against the same points
    scheduled by ``run_sweep`` on one worker process; ``overhead = t_sweep / t_serial - 1``
-   (spawning the worker and importing torch there included; results/plots excluded). The
+   (validating the sweep and starting the worker included; results/plots excluded). The
    target is < 5%.
 
     python bench/sweep_scaling.py                       # 8 scaling points, 100 tiny points

@@ -378,8 +378,11 @@ def resolve_experiment(
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of keys at the top level")
     raw = copy.deepcopy(raw)
-    for key, value in parse_overrides(overrides or []):
-        set_dotted(raw, key, value)
+    parsed = parse_overrides(overrides or [])
+    network_sets = [(k, v) for k, v in parsed if k.split(".")[0] == "network"]
+    for key, value in parsed:
+        if key.split(".")[0] != "network":
+            set_dotted(raw, key, value)
     where = [(source, lines, ())]
     model_name = raw.get("model")
     if model_name is not None and merge_model:
@@ -396,6 +399,8 @@ def resolve_experiment(
         where = [(source, lines, ()), (str(model_path), model_lines, ("network",))]
     if "network" not in raw:
         raise ConfigError(f"{source}: name a network with 'model: NAME' (from models/) or give 'network:'")
+    for key, value in network_sets:  # after the merge, so list items of the model can be set
+        set_dotted(raw, key, value)
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:

@@ -137,3 +137,74 @@ def test_run_end_plots_need_more_than_was_recorded(tmp_path):
     run(config, out, progress=False)
     assert _files(out / "plots") == {"membrane.png", "raster.png"}
     assert json.loads((out / "status.json").read_text())["state"] == "finished"
+
+
+def test_raster_rows_are_averaged_not_dropped():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(2, 0.5), dpi=100)       # ~ 30 pixel rows for 300 neurons
+    image = np.zeros((300, 4), np.uint8)
+    image[::7, 0] = 1                                       # sparse rows nearest-neighbour would skip
+    fitted, k = plots._fit_rows(image, ax)
+    plt.close(fig)
+    assert k > 1 and fitted.shape[0] * k >= 300
+    assert np.isclose(fitted[:, 0].sum() * k, image[:, 0].sum())
+
+
+def test_plot_a_chosen_recorded_epoch(tmp_path, capsys):
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    run(tiny_config(training__epochs=2, record={"samples": 6, "epochs": "all"}), out, progress=False)
+    assert main(["plot", str(out), "--what", "rates", "--epoch", "1"]) == 0
+    assert main(["plot", str(out), "--what", "rates", "--epoch", "5", "--out", str(tmp_path / "p")]) == 2
+    assert "no recording of epoch 5; recorded epochs: 1, 2" in _one_line_error(capsys)
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_mnist_plot_time_and_recording_cost(mnist_root, tmp_path, monkeypatch):
+    """The issue's targets on a real MNIST spiking MLP: plotting < 20 s, recording 100 test
+    samples < 10% of the run's time (measured as the hook's own time)."""
+    import time
+
+    from spikelocal.analysis import hook
+    from spikelocal.config import load_experiment
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("SPIKELOCAL_DATA", str(mnist_root))
+    spent = []
+    original = hook.AnalysisHook.on_epoch_end
+
+    def timed(self, *args):
+        t = time.perf_counter()
+        original(self, *args)
+        spent.append(time.perf_counter() - t)
+
+    monkeypatch.setattr(hook.AnalysisHook, "on_epoch_end", timed)
+    repo = Path(__file__).resolve().parents[1]
+    config = load_experiment(repo / "experiments" / "quickstart.yaml",
+                             ["data.train_fraction=0.2", "training.threads=1", "training.progress=false",
+                              "record.samples=100"])
+    out = tmp_path / "mnist"
+    t0 = time.perf_counter()
+    run(config, out, progress=False)
+    run_seconds = time.perf_counter() - t0
+    assert (out / "recordings" / "epoch_001.h5").is_file()
+    assert sum(spent) < 0.10 * (run_seconds - sum(spent)), (spent, run_seconds)
+    t0 = time.perf_counter()
+    assert main(["plot", str(out)]) == 0
+    plot_seconds = time.perf_counter() - t0
+    print(f"run {run_seconds:.1f} s, recording hook {sum(spent):.2f} s, plot {plot_seconds:.1f} s")
+    assert plot_seconds < 20
+
+
+def test_rate_network_gets_run_figures_only(tmp_path, capsys):
+    torch.set_num_threads(1)
+    out = tmp_path / "rate"
+    run(tiny_config(spiking=False, training__epochs=1), out, progress=False)
+    assert main(["plot", str(out)]) == 0
+    assert _files(out / "plots") == {"learning.png", "weights.png"}
+    assert main(["plot", str(out), "--what", "raster"]) == 2
+    assert "no spiking layer" in _one_line_error(capsys)
+    assert main(["report", str(out)]) == 0

@@ -36,7 +36,7 @@ def test_brian2_parity(conv: bool) -> None:
     if not conv:  # a bias on V must be honoured too
         with torch.no_grad():
             net.layers[1].bias = torch.nn.Parameter(torch.linspace(-0.05, 0.05, 16))
-    spikes = input_spikes(24)
+    spikes = input_spikes(16)
     ours = spikelocal_counts(net, spikes)
     theirs = brian2_counts(net, spikes)
     for layer, (a, b) in enumerate(zip(ours, theirs), start=1):
@@ -60,6 +60,7 @@ def test_brian2_network_objects() -> None:
     network.run(1e-3 * b2.second)  # (Brian2 warns about objects that never ran)
 
 
+@pytest.mark.slow
 def test_exported_folder_runs_in_a_fresh_python(tmp_path: Path) -> None:
     net = active_net()
     spikes = input_spikes(5)

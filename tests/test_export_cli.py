@@ -6,7 +6,6 @@ from pathlib import Path
 
 import h5py
 import nir
-import numpy as np
 import pytest
 import torch
 

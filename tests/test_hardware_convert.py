@@ -215,3 +215,34 @@ def test_mnist_mlp_8_bit_drop_within_a_third_of_a_point(mnist_root: Path, tmp_pa
     s = convert(tmp_path / "run", tmp_path / "conv", weight_bits=8, sweep=False, test_samples=5000)
     assert s["float_test_accuracy"] > 0.8
     assert s["accuracy_drop_points"] <= 0.3
+
+
+def test_a_neuron_no_core_can_hold_is_refused(tmp_path: Path):
+    target = load_target(custom_target(tmp_path, synapse_memory_bytes=32))
+    layer = IntegerLayer("dense", (64,), (4,), np.ones((4, 64), np.int64), 0, 0, 0, 1)
+    with pytest.raises(ExportError, match=r"layer 1 \(dense\): one neuron's 64 synapses need 64 bytes, "
+                                          r"above the 32 bytes"):
+        map_network(IntegerNetwork([layer], (64,), target, 8, 4), target)
+
+
+def test_stochastic_rounding_is_unbiased_and_seeded():
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    net = Network(cfg.network, (1, 8, 8), 4, seed=1)
+    a = quantize_network(net, LOIHI, 3, "stochastic", seed=5)
+    b = quantize_network(net, LOIHI, 3, "stochastic", seed=5)
+    near = quantize_network(net, LOIHI, 3, "nearest")
+    assert all(np.array_equal(x.weight, y.weight) for x, y in zip(a.layers, b.layers))
+    assert any(not np.array_equal(x.weight, y.weight) for x, y in zip(a.layers, near.layers))
+    w = net.layers[0].weight.detach().double().numpy()
+    lsb = a.report[0]["clip"] / 3
+    mean_err = np.mean(a.layers[0].weight / 64 * lsb - np.clip(w, -a.report[0]["clip"], a.report[0]["clip"]))
+    assert abs(mean_err) < 0.05 * lsb  # rounding up and down balance out
+
+
+def test_existing_output_is_not_overwritten(tiny_run: Path, tmp_path: Path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    rc, err = _cli(capsys, str(tiny_run), "--out", str(out), "--no-sweep")
+    assert rc == 2 and "exists and is not empty" in err and (out / "keep.txt").read_text() == "mine"

@@ -34,7 +34,6 @@ def sweep_file(tmp_path: Path) -> Path:
     return write_sweep(tmp_path, SWEEP.format(root=tmp_path / "no-data"))
 
 
-@pytest.mark.slow  # two worker processes start (torch import), ~10-20 s
 def test_local_pool_runs_every_point_and_records_failures(sweep_file: Path, tmp_path: Path, capsys):
     out = tmp_path / "out"
     assert main(["sweep", str(sweep_file), "--out", str(out), "--workers", "2", "--quiet"]) == 1

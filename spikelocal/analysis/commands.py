@@ -85,6 +85,7 @@ def _plot_args(p: argparse.ArgumentParser) -> None:
                    "required when comparing runs)")
     p.add_argument("--samples", type=int, default=100,
                    help="test samples recorded in memory when the run holds no recording (default 100)")
+    p.add_argument("--epoch", type=int, help="use the recording of this epoch (default: the latest)")
 
 
 def _formats(text: str) -> list[str]:
@@ -118,7 +119,7 @@ def _plot(args: argparse.Namespace) -> int:
         run = args.run_dirs[0]
         check_run(run)
         need = any(n in NEEDS_RECORDING for n in names)
-        data = load_run_data(run, need_recording=need, samples=args.samples)
+        data = load_run_data(run, need_recording=need, samples=args.samples, epoch=args.epoch)
         files = write_plots(data, asked, args.out or run / "plots", formats, layers)
     print(f"wrote {len(files)} files in {time.perf_counter() - t0:.1f} s -> {files[0].parent if files else '-'}")
     return 0
@@ -139,6 +140,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="HTML file (default RUN_DIR/report.html)")
     p.add_argument("--samples", type=int, default=100,
                    help="test samples recorded in memory when the run holds no recording (default 100)")
+    p.add_argument("--epoch", type=int, help="use the recording of this epoch (default: the latest)")
 
 
 @command("report", _report_args)
@@ -150,7 +152,7 @@ def _report(args: argparse.Namespace) -> int:
     check_run(args.run_dir)
     if args.out is not None and not args.out.parent.is_dir():
         raise ConfigError(f"--out: folder {args.out.parent} does not exist")
-    data = load_run_data(args.run_dir, samples=args.samples)
+    data = load_run_data(args.run_dir, samples=args.samples, epoch=args.epoch)
     out = write_report(data, args.out)
     print(f"report -> {out}")
     return 0

@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -37,8 +37,9 @@ STYLE = {
     "axes.grid": True, "grid.alpha": 0.3, "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
 }
 RASTER_SAMPLES = 8
-#: spikes black, no spike transparent (the class bands show through)
-SPIKE_CMAP = ListedColormap([(1.0, 1.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0)])
+#: spikes black, no spike transparent (the class bands show through); grey where several
+#: neurons share a pixel row and some of them fired (see _fit_rows)
+SPIKE_CMAP = LinearSegmentedColormap.from_list("spikes", [(1.0, 1.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0)])
 TRACE_NEURONS = 3
 
 PlotFn = Callable[[RunData, list[int]], Figure]
@@ -75,12 +76,25 @@ def _title(data: RunData, what: str, recorded: bool = True) -> str:
 
 
 # ------------------------------------------------------------- recording figures ----------
+def _fit_rows(image: np.ndarray, ax) -> tuple[np.ndarray, int]:
+    """Average groups of k neurons when there are more neurons than pixel rows (nearest-neighbour
+    drawing would silently drop rows): (image [rows, time] in [0, 1] = fraction that fired, k)."""
+    rows_px = max(int(ax.bbox.height), 1)
+    k = -(-image.shape[0] // rows_px)
+    if k <= 1:
+        return image.astype(np.float32), 1
+    pad = (-image.shape[0]) % k
+    padded = np.concatenate([image, np.zeros((pad, image.shape[1]), image.dtype)]) if pad else image
+    return padded.reshape(-1, k, image.shape[1]).mean(1, dtype=np.float32), k
+
+
 @plot("raster")
 def raster(data: RunData, layers: list[int]) -> Figure:
     """Spikes of the first few samples, neurons ordered by preferred class."""
     rec = data.recording
     s_count = min(RASTER_SAMPLES, len(rec.labels))
     fig, axes = _layer_axes(len(layers), height=2.6)
+    fig.subplots_adjust(hspace=0.4)            # before _fit_rows reads the axes' pixel height
     steps = rec.steps
     for ax, l in zip(axes[:, 0], layers):
         spikes = rec.layer(l).spikes[:s_count]                          # [S, T, n]
@@ -89,9 +103,11 @@ def raster(data: RunData, layers: list[int]) -> Figure:
         order = np.lexsort((-np.nan_to_num(st.selectivity), order_key))
         image = spikes.transpose(2, 0, 1).reshape(spikes.shape[2], -1)[order]
         n = image.shape[0]
-        extent = (0, _ms(s_count * steps, rec.dt), n, 0)
-        ax.imshow(image, aspect="auto", cmap=SPIKE_CMAP, interpolation="nearest", extent=extent,
+        fitted, per_row = _fit_rows(image, ax)
+        extent = (0, _ms(s_count * steps, rec.dt), fitted.shape[0] * per_row, 0)
+        ax.imshow(fitted, aspect="auto", cmap=SPIKE_CMAP, interpolation="nearest", extent=extent,
                   vmin=0, vmax=1, zorder=2)
+        ax.set_ylim(n, 0)
         ax.grid(False)
         # class bands on the neuron axis
         bounds = np.searchsorted(order_key[order], np.arange(len(rec.classes) + 2))

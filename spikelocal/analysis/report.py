@@ -24,13 +24,14 @@ td:first-child,th:first-child{text-align:left}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
-.key{display:inline-block;margin-right:2em}
+.key{display:inline-block;margin-right:2em}.wide{overflow-x:auto;max-width:100%}
 """
 
 CAPTIONS = {
     "learning": "Accuracy of the output and of every hidden layer's fixed random readout per epoch, and the local losses.",
     "time_accuracy": "Accuracy of each readout when spikes are counted only up to a time step: how early each layer is right.",
-    "raster": "Spikes of the first test samples; neurons sorted by preferred class (bands), samples one after another.",
+    "raster": "Spikes of the first test samples; neurons sorted by preferred class (bands), samples one after "
+              "another; grey where more neurons than pixel rows share a row and only some of them fired.",
     "rates": "Population firing rate per time step (mean ± sd over the recorded samples); dashed: input spikes.",
     "membrane": "Membrane potential before reset (threshold dashed, triangles: spikes) and synaptic current of three neurons.",
     "rate_hist": "Distribution of per-neuron firing rates over the recorded samples.",
@@ -51,7 +52,7 @@ def _fmt(v) -> str:
 def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _metrics_table(data: RunData) -> str:
@@ -74,9 +75,9 @@ def _stats_table(data: RunData) -> str:
                      s["cv_mean"], s["fano_mean"], s["synchrony"], s["selectivity_mean"]])
     rec = data.recording
     acc = rec.readout_accuracy
-    steps_header = ["readout"] + [f"t={(t + 1) * rec.dt * 1e3:g} ms" for t in range(acc.shape[1])]
     n = acc.shape[0]
-    acc_rows = [["output" if i == n - 1 else f"layer {i + 1}"] + [float(a) for a in acc[i]] for i in range(n)]
+    steps_header = ["spikes counted up to"] + ["output" if i == n - 1 else f"layer {i + 1} readout" for i in range(n)]
+    acc_rows = [[f"{(t + 1) * rec.dt * 1e3:g} ms"] + [float(a) for a in acc[:, t]] for t in range(acc.shape[1])]
     return (_table(header, rows) +
             f"<p>Over {len(rec.labels)} recorded test samples at epoch {rec.epoch} (dt = {rec.dt * 1e3:g} ms, "
             f"{rec.steps} steps). Readout accuracy by time step over {rec.accuracy_samples} samples:</p>" +

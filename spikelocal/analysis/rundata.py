@@ -18,7 +18,7 @@ from .. import rundir
 from ..config import ExperimentConfig
 from ..errors import RunDirError
 from ..network import Network
-from .recording import Recording, latest_recording, load_recording, record
+from .recording import RECORDINGS, Recording, latest_recording, load_recording, record, recording_path
 from .stats import LayerStats, recording_stats
 
 DEFAULT_SAMPLES = 100
@@ -50,8 +50,10 @@ def check_run(path: Path) -> ExperimentConfig:
     return config
 
 
-def load_run_data(path: str | Path, need_recording: bool = True, samples: int = DEFAULT_SAMPLES) -> RunData:
-    """Read a finished run; record ``samples`` test samples in memory if it has no recording."""
+def load_run_data(path: str | Path, need_recording: bool = True, samples: int = DEFAULT_SAMPLES,
+                  epoch: Optional[int] = None) -> RunData:
+    """Read a finished run with its latest recording (or that of ``epoch``); record ``samples``
+    test samples in memory if it has none."""
     path = Path(path)
     check_run(path)
     config, net = rundir.load_network(path)
@@ -65,7 +67,14 @@ def load_run_data(path: str | Path, need_recording: bool = True, samples: int = 
         except (OSError, json.JSONDecodeError) as exc:
             raise RunDirError(f"{path / rundir.SUMMARY}: unreadable ({exc})") from None
     data = RunData(config.name or path.name, config, rows, net, summary=summary, run_dir=path)
-    if need_recording and net.spiking:
+    if epoch is not None:
+        found = recording_path(path, epoch)
+        if not found.is_file():
+            have = sorted(int(p.stem[6:]) for p in (path / RECORDINGS).glob("epoch_*.h5"))
+            raise RunDirError(f"{path}: no recording of epoch {epoch}; recorded epochs: "
+                              f"{', '.join(map(str, have)) or 'none'}")
+        data.with_recording(load_recording(found))
+    elif need_recording and net.spiking:
         found = latest_recording(path)
         rec = load_recording(found) if found is not None else record_run(config, net, int(rows[-1]["epoch"]), samples)
         data.with_recording(rec)

@@ -64,9 +64,9 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     train_x, train_y, test_x, test_y = arrays
     keep = stratified_subset(train_y, cfg.train_fraction, seed)
     return Dataset(
-        torch.from_numpy(np.ascontiguousarray(train_x[keep])),
+        torch.from_numpy(np.array(train_x[keep])),
         torch.from_numpy(train_y[keep].astype(np.int64)),
-        torch.from_numpy(np.ascontiguousarray(test_x)),
+        torch.from_numpy(np.array(test_x)),
         torch.from_numpy(test_y.astype(np.int64)),
         classes,
     )

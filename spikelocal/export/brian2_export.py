@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -21,7 +20,7 @@ import torch
 from ..errors import ExportError
 from ..network import Network
 from . import brian2_model
-from .common import atomic_output, layer_name, require_hard_reset, require_spiking
+from .common import atomic_output, require_hard_reset, require_spiking
 
 
 def _dense_synapses(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -135,7 +134,7 @@ def write_brian2(net: Network, path: str | os.PathLike[str], steps: int,
         arrays["sample_spikes"] = _flat_spikes(samples)
         if labels is not None:
             arrays["sample_labels"] = labels.numpy().astype(np.int64)
-    with atomic_output(path) as tmp:
+    with atomic_output(path, folder=True) as tmp:
         tmp.mkdir()
         np.savez(tmp / "weights.npz", **arrays)
         shutil.copyfile(brian2_model.__file__, tmp / "spikelocal_brian2.py")

@@ -16,12 +16,15 @@ from ..network import Network
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it into place on success, delete it on
-    any failure (file or directory)."""
+def atomic_output(path: str | os.PathLike[str], folder: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``path`` (the caller makes a file there, or a folder
+    with ``folder``); rename it into place on success, delete it on any failure."""
     path = Path(path)
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         raise ExportError(f"{path}: the folder {path.parent} does not exist")
+    if path.exists() and path.is_dir() != folder:
+        raise ExportError(f"{path}: exists and is {'not ' if folder else ''}a folder; this format writes a "
+                          f"{'folder' if folder else 'file'}")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp

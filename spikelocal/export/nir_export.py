@@ -35,7 +35,7 @@ import torch
 from .. import __version__
 from ..errors import ExportError
 from ..network import Network
-from .common import atomic_output, layer_name, require_hard_reset, require_spiking
+from .common import atomic_output, require_hard_reset, require_spiking
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"
 

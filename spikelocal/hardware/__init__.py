@@ -9,7 +9,9 @@ Python API (stable; the exporters build on it)::
     int_net = quantize_network(net, target, weight_bits=8, rounding="nearest")
     result  = simulate_integer(int_net, spikes)      # spikes: int/bool array [T, B, *input_shape]
     result.spikes[l]                                 # uint8 [T + drain, B, N_l] spikes of layer l
-    result.counts[l]                                 # int64 [B, N_l] spike counts
+    result.counts[l]                                 # int64 [B, N_l] spike counts over layer l's
+                                                     # window [l, l + T) (one step of delay a layer)
+    result.overflow[l]                               # a_in saturated / u wrapped / v saturated events
     mapping = map_network(int_net, target)           # Mapping: cores per layer, per-core use
     write_corefile(path, int_net, mapping)           # documented HDF5 core file (corefile.py)
     int_net2 = read_corefile(path)                   # the same IntegerNetwork, spike for spike
@@ -26,7 +28,7 @@ float layer, all integers as numpy int64:
     weight_exp    shared exponent: effective weight = weight * 2**weight_exp
     kernel, stride, padding   conv geometry (after folding the previous layer's pooling)
     du, dv, vth   12-bit decays and threshold mantissa (spike where v > vth << 6)
-    bias_mant, bias_exp       per-neuron bias mantissa (int64 [N_out] or None) and shared exponent
+    bias_mant, bias_exp       bias mantissa (int64 [N] dense, [C_out] conv, or None), shared exponent
     scale         float -> u/v units (documentation: W * scale ~= weight * 2**(exp + 6))
     pool_folded   pooling factor of the previous layer folded into these synapses (1 = none)
 

@@ -5,8 +5,9 @@ Output directory (written under a temporary name, renamed when complete)::
     conversion.json   float_test_accuracy, fixed_test_accuracy (fractions, same encoded test
                       inputs), weight_bits, cores_used, fits_one_chip, per-layer quantisation
                       report (exponent, clip, du, dv, vth, what was clipped or rounded away),
-                      spike-count agreement per layer, overflow events, the mapping, the
-                      weight-bit sweep and (with fine-tuning) the accuracy before it
+                      spike-count agreement per layer (against the fine-tuned float weights
+                      with --finetune), overflow events, the mapping, the weight-bit sweep
+                      and, with fine-tuning, the accuracy before it and a float control
     mapping.txt       one line per core: neurons, axons, synapse memory and utilisation
     cores.h5          the core file (:mod:`.corefile`), checked to rebuild the same spikes
     sweep.csv/.md/.png  accuracy and agreement for 2..8 weight bits (without --no-sweep)
@@ -139,6 +140,7 @@ def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike
         summary["run_test_accuracy"] = json.loads((run_dir / "summary.json").read_text())["test_accuracy"]
     except (OSError, KeyError, ValueError):
         pass
+    reference_counts = float_counts
     if finetune:
         from .finetune import finetune as run_finetune
 
@@ -152,22 +154,25 @@ def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike
         control, _ = run_finetune(config, net, data, clips, weight_bits, tgt, finetune_fraction,
                                   finetune_epochs, finetune_lr, seed, on_grid=False)
         info["float_test_accuracy_after_same_training"] = ev.float_counts(control)[0]
+        info["float_test_accuracy_of_tuned_weights"], reference_counts = ev.float_counts(tuned)
         summary["finetune"] = info
     fixed_acc, int_counts, overflow = ev.integer(int_net)
     mapping = map_network(int_net, tgt)
     summary.update({"fixed_test_accuracy": fixed_acc, "accuracy_drop_points": 100 * (float_acc - fixed_acc),
                     "cores_used": mapping.cores_used, "fits_one_chip": mapping.fits_one_chip,
-                    "layers": int_net.report, "agreement": agreement(float_counts, int_counts),
+                    "layers": int_net.report, "agreement": agreement(reference_counts, int_counts),
+                    "agreement_reference": "fine-tuned float network" if finetune else "float network",
                     "overflow": overflow, "mapping": mapping.to_dict()})
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary output directory
     try:
         write_corefile(tmp / "cores.h5", int_net, mapping)
         summary["corefile_identical_spikes"] = _check_corefile(tmp / "cores.h5", int_net, ev)
         (tmp / "mapping.txt").write_text(mapping.table())
         if sweep:
-            summary["sweep"] = _sweep(net, tgt, rounding, stats, ev, seed, tmp)
+            summary["sweep"] = _sweep(net, tgt, rounding, stats, ev, seed, tmp, float_acc, float_counts)
         (tmp / "conversion.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
         if out.exists():
             out.rmdir()
@@ -198,8 +203,8 @@ def _check_corefile(path: Path, int_net: IntegerNetwork, ev: Evaluator) -> bool:
 
 
 def _sweep(net: Network, tgt: Target, rounding: Rounding, stats: list[LayerStats], ev: Evaluator,
-           seed: int, out: Path) -> list[dict[str, Any]]:
-    float_acc, float_counts = ev.float_counts(net)
+           seed: int, out: Path, float_acc: float, float_counts: list[np.ndarray]) -> list[dict[str, Any]]:
+    """The unfine-tuned network at every weight width (float side already evaluated)."""
     rows = []
     for bits in SWEEP_BITS:
         if bits > tgt.weight_bits_max:

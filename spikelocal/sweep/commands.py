@@ -30,8 +30,11 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     """Run a grid of experiments (local processes or Dask) into one sweep directory."""
     from ..errors import SpikelocalError
+    from .runner import check_scheduler, connect, cpu_cores, prepare_sweep_dir, run_sweep
+
+    if args.scheduler:
+        check_scheduler(args.scheduler)  # first: an unreachable scheduler fails within seconds
     from .results import write_results
-    from .runner import connect, cpu_cores, prepare_sweep_dir, run_sweep
     from .spec import load_sweep
 
     spec = load_sweep(args.sweep)
@@ -59,6 +62,9 @@ def _sweep(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"sweep {spec.path}: {total} points on {where} -> {out}", flush=True)
         run_sweep(spec, out, workers=workers, client=client, retry_failed=args.retry_failed, on_result=report)
+    except KeyboardInterrupt:
+        print(f"spikelocal: interrupted; run the same command again to resume the sweep in {out}", file=sys.stderr)
+        return 130
     finally:
         if client is not None:
             client.close()

@@ -21,7 +21,6 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from ..checkpoint import atomic_write_text
 from .runner import point_dir
 from .spec import BASE_AXIS, SEED_AXIS, SweepSpec
 
@@ -85,6 +84,12 @@ def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value)
     return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    from ..checkpoint import atomic_write_text as write  # imports torch: only when writing
+
+    write(path, text)
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -219,6 +224,10 @@ def plot_vs_axis(spec: SweepSpec, rows: list[dict[str, Any]], axis: str, path: P
         ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=str(label) if lines_by else None)
     if log_x:
         ax.set_xscale("log")
+        ax.minorticks_off()
+    if all(isinstance(r[axis], (int, float)) for r in held):
+        ticks = sorted({float(r[axis]) for r in held})
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     return _finish(plt, fig, ax, f"{spec.name}: accuracy vs {axis}", axis, "test accuracy (%)", path,
                    _held_text(spec, free))
 
