@@ -37,6 +37,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 @command("run", _run_args)
 def _run(args: argparse.Namespace) -> int:
+    """Train one experiment (YAML) into a run directory; --resume continues a killed run."""
     from . import rundir
     from .config import load_experiment
     from .train import run
@@ -95,6 +96,3 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("spikelocal: interrupted; continue with --resume", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

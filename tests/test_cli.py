@@ -21,7 +21,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spikelocal.cli", *args], cwd=cwd, env=ENV,
+    return subprocess.run([sys.executable, "-m", "spikelocal", *args], cwd=cwd, env=ENV,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -108,7 +108,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     ref = _cli("run", str(exp), "--out", str(tmp_path / "ref"), cwd=tmp_path)
     assert ref.returncode == 0, ref.stderr
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "spikelocal.cli", "run", str(exp), "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "spikelocal", "run", str(exp), "--out", str(out)],
                             cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not (out / rundir.METRICS).exists():

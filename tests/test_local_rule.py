@@ -24,8 +24,12 @@ def _net(kind: str, neuron: str, reset: str = "hard", bias: bool = True) -> Netw
     return Network(cfg, shape, 3, seed=1)
 
 
-def _autograd_reference(net: Network, x: torch.Tensor, y: torch.Tensor, loss: str, chunk: int):
-    """Per layer: autograd gradient of mean_t,b loss(G r(t)) with the layer input detached."""
+def _autograd_reference(net: Network, x: torch.Tensor, y: torch.Tensor, loss: str, chunk: int,
+                        window: str = "step"):
+    """Per layer: autograd gradient of the local loss with the layer input detached.
+
+    step: mean over t and b of loss(G r(t)); chunk: sum over chunks c of |c| * loss(G mean_c r),
+    averaged over b and divided by T."""
     loss_fn = LOSSES.get(loss)
     grads = []
     inp = x
@@ -36,8 +40,12 @@ def _autograd_reference(net: Network, x: torch.Tensor, y: torch.Tensor, loss: st
         for start in range(0, k, chunk):
             act, _, state = layer.step(inp[start:start + chunk].detach(), state, differentiable=True)
             kk = act.shape[0]
-            logits = layer.readout_logits(act.reshape(kk * b, *layer.pooled_shape))
-            total = total + _loss_value(loss_fn, logits, y.repeat(kk))
+            if window == "chunk":
+                logits = layer.readout_logits(act.mean(0))
+                total = total + kk * _loss_value(loss_fn, logits, y)
+            else:
+                logits = layer.readout_logits(act.reshape(kk * b, *layer.pooled_shape))
+                total = total + _loss_value(loss_fn, logits, y.repeat(kk))
             acts.append(act.detach())
             state = tuple(s for s in state)
         params = [layer.weight] + ([layer.bias] if layer.bias is not None else [])
@@ -55,16 +63,17 @@ def _loss_value(loss_fn, logits, labels):
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 @pytest.mark.parametrize("neuron,reset", [("lif", "hard"), ("lif", "subtract"), ("relu", "hard"), ("sigmoid", "hard")])
 @pytest.mark.parametrize("loss", ["ce", "mse", "smooth_l1"])
-def test_local_update_equals_autograd_of_local_loss(kind, neuron, reset, loss):
+@pytest.mark.parametrize("window", ["chunk", "step"])
+def test_local_update_equals_autograd_of_local_loss(kind, neuron, reset, loss, window):
     torch.manual_seed(0)
     net = _net(kind, neuron, reset)
     steps = 7 if neuron == "lif" else 1
     x = (torch.rand(steps, 5, *net.input_shape) < 0.5).float()
     y = torch.tensor([0, 1, 2, 1, 0])
-    rule = LocalRule(net, LocalOptions(loss=loss), seed=0)
+    rule = LocalRule(net, LocalOptions(loss=loss, window=window), seed=0)
     chunk = 3
     rule.compute_updates(iter(x.split(chunk)), y, [True] * len(net.layers))
-    ref = _autograd_reference(net, x, y, loss, chunk)
+    ref = _autograd_reference(net, x, y, loss, chunk, window)
     for layer, ref_grads in zip(net.layers, ref):
         torch.testing.assert_close(layer.weight.grad, ref_grads[0], rtol=1e-4, atol=1e-6)
         if layer.bias is not None:

@@ -188,7 +188,7 @@ def test_cli_rejects_unknown_rule_with_status_2(tmp_path):
 
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(tiny_config_dict(rule={"name": "fa", "mode": "layerwise"})))
-    proc = subprocess.run([sys.executable, "-m", "spikelocal.cli", "run", str(path), "--out", str(tmp_path / "r")],
+    proc = subprocess.run([sys.executable, "-m", "spikelocal", "run", str(path), "--out", str(tmp_path / "r")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "rule.mode" in proc.stderr
