@@ -15,7 +15,12 @@ layer on the first batch (null where a layer's gradient is zero), so the size of
 difference is visible.
 
     SPIKELOCAL_DATA=/work/shared/data python bench/snntorch_bptt_compare.py --json out.json
-    python bench/snntorch_bptt_compare.py --train 10000 --test 2000 --epochs 2 --hidden 500
+    python bench/snntorch_bptt_compare.py --hidden 200 --steps 25 --train 20000 --test 10000 \
+        --epochs 2 --weight-scale 20        # README "Rule comparison": 0.42 points apart
+
+``--weight-scale`` sets spikelocal's init (both sides start from the same weights). At the
+default 1 the net is silent at init and both sides wake it through the surrogate only; the
+runs then drift apart by more than 0.5 points (bench/results/snntorch_bptt_ws*.json).
 
 Accuracy is measured on the first ``--test`` test images, encoded identically for both.
 Runs on one CPU thread; wall-clock times vary on a shared machine.
@@ -129,6 +134,8 @@ def main() -> None:
     ap.add_argument("--test", type=int, default=2000, help="first N test images")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=500)
+    ap.add_argument("--weight-scale", type=float, default=1.0,
+                    help="network.weight_scale of spikelocal's init (both sides start from the same weights)")
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -143,7 +150,7 @@ def main() -> None:
     test_x, test_y = data.test_x[: args.test], data.test_y[: args.test]
     cfg = NetworkConfig(neuron={"kind": "lif"}, layers=[
         {"kind": "dense", "units": args.hidden}, {"kind": "dense", "units": args.hidden},
-        {"kind": "dense", "units": 10}])
+        {"kind": "dense", "units": 10}], weight_scale=args.weight_scale)
     net = Network(cfg, (784,), 10, seed=args.seed)
     model = SnnTorchMLP(net)
     rule = BPRule(net, BPOptions(), seed=args.seed)
@@ -187,7 +194,7 @@ def main() -> None:
     last = history[-1]
     result = {
         "dataset": args.dataset, "train": len(train_x), "test": len(test_x), "epochs": args.epochs,
-        "network": f"784-{args.hidden}-{args.hidden}-10 CubaLIF, hard reset", "steps": args.steps,
+        "network": f"784-{args.hidden}-{args.hidden}-10 CubaLIF, hard reset", "steps": args.steps, "weight_scale": args.weight_scale,
         "optimizer": f"adamax lr={args.lr}", "batch": args.batch, "snntorch": snn.__version__,
         "first_batch_spikes_identical": same_spikes,
         "first_batch_rates": first_rates,

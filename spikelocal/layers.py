@@ -128,12 +128,23 @@ class Layer(nn.Module):
         """G^T e, shaped like the pooled activity: the layer's modulatory signal."""
         return (err @ self.readout).view(err.shape[0], *self.pooled_shape)
 
-    def step(self, inp: Tensor, state: tuple[Tensor, ...],
-             differentiable: bool = False) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
-        """K steps of input [K, B, *in_shape] -> (pooled activity, membrane, state)."""
+    def step(self, inp: Tensor, state: tuple[Tensor, ...], differentiable: bool = False,
+             workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+        """K steps of input [K, B, *in_shape] -> (pooled activity, membrane, state).
+
+        With a ``workspace`` (a dict kept by the caller across chunks) the current and the
+        neuron's results reuse the previous chunk's memory (see ``NeuronModel.run``).
+        """
         k, b = inp.shape[:2]
-        current = self.synapse(inp.reshape(k * b, *self.in_shape)).view(k, b, *self.out_shape)
-        act, membrane, state = self.neuron.run(current, state, self.bias, differentiable)
+        flat = inp.reshape(k * b, *self.in_shape)
+        if workspace is not None and self.kind == "dense" and not differentiable:
+            out = workspace.get("current")
+            if out is None or out.shape != (k * b, self.out_shape[0]):
+                out = workspace["current"] = flat.new_empty((k * b, self.out_shape[0]))
+            current = torch.mm(flat.reshape(k * b, -1), self.weight.t(), out=out).view(k, b, *self.out_shape)
+        else:
+            current = self.synapse(flat).view(k, b, *self.out_shape)
+        act, membrane, state = self.neuron.run(current, state, self.bias, differentiable, workspace)
         if self.pooled_shape != self.out_shape:
             act = self.pool(act.reshape(k * b, *self.out_shape)).view(k, b, *self.pooled_shape)
         return act, membrane, state

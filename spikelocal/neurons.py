@@ -40,6 +40,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from . import kernels
 from .config import NeuronConfig
 from .registry import Registry
 
@@ -48,20 +49,22 @@ Surrogate = Callable[[Tensor, float], Tensor]
 SURROGATES: Registry[Surrogate] = Registry("surrogate")
 
 
+# Each surrogate overwrites its argument u with the result (callers pass a tensor of their
+# own): a chunk of K steps is large, and every temporary is a pass over memory.
 @SURROGATES.register("fast_sigmoid")
 def fast_sigmoid(u: Tensor, slope: float) -> Tensor:
-    return (slope * u.abs() + 1.0).reciprocal_().square_()
+    return u.abs_().mul_(slope).add_(1.0).reciprocal_().square_()
 
 
 @SURROGATES.register("sigmoid")
 def sigmoid_surrogate(u: Tensor, slope: float) -> Tensor:
-    sig = torch.sigmoid(slope * u)
-    return 4.0 * sig * (1.0 - sig)
+    sig = u.mul_(slope).sigmoid_()
+    return sig.mul(4.0).mul_(torch.rsub(sig, 1.0))
 
 
 @SURROGATES.register("triangle")
 def triangle(u: Tensor, slope: float) -> Tensor:
-    return (1.0 - slope * u.abs()).clamp_(min=0.0)
+    return torch.rsub(u.abs_().mul_(slope), 1.0).clamp_(min=0.0)
 
 
 class _SpikeFn(torch.autograd.Function):
@@ -76,7 +79,7 @@ class _SpikeFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         (u,) = ctx.saved_tensors
-        return grad * ctx.surrogate(u, ctx.slope), None, None
+        return grad * ctx.surrogate(u.clone(), ctx.slope), None, None
 
 
 class NeuronModel(ABC):
@@ -89,23 +92,32 @@ class NeuronModel(ABC):
 
     @abstractmethod
     def run(self, current: Tensor, state: State, bias: Optional[Tensor],
-            differentiable: bool = False) -> tuple[Tensor, Tensor, State]:
+            differentiable: bool = False, workspace: Optional[dict[str, Tensor]] = None,
+            ) -> tuple[Tensor, Tensor, State]:
         """Advance K steps. ``current`` is [K, B, ...]; returns (activity, membrane, state).
 
         ``membrane`` is V before the reset (LIF) or the pre-activation a (rate); it is what
         :meth:`derivative` takes. With ``differentiable`` the activity carries an autograd
-        graph (surrogate gradient through the spike, the reset detached).
+        graph (surrogate gradient through the spike, the reset detached). A ``workspace``
+        (a dict the caller keeps) lets the results reuse the previous call's memory: only for
+        a caller that is done with the previous chunk's results.
         """
 
     @abstractmethod
-    def derivative(self, membrane: Tensor) -> Tensor:
-        """Post-synaptic factor: f'(a) for rate neurons, the surrogate for LIF."""
+    def derivative(self, membrane: Tensor, inplace: bool = False) -> Tensor:
+        """Post-synaptic factor: f'(a) for rate neurons, the surrogate for LIF.
+
+        With ``inplace`` the result may be written over ``membrane`` (for a caller that no
+        longer needs it; it saves a pass over memory per temporary).
+        """
 
     def init_trace(self, shape: tuple[int, ...], device: torch.device) -> State:
         return ()
 
-    def eligibility(self, pre: Tensor, trace: State) -> tuple[Tensor, State]:
-        """Pre-synaptic eligibility P for K steps of pre-synaptic activity [K, B, ...]."""
+    def eligibility(self, pre: Tensor, trace: State,
+                    workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, State]:
+        """Pre-synaptic eligibility P for K steps of pre-synaptic activity [K, B, ...]
+        (``workspace`` as in :meth:`run`)."""
         return pre, trace
 
     def bias_eligibility(self, steps: int, trace: float) -> tuple[Tensor, float]:
@@ -123,7 +135,8 @@ class RateNeuron(NeuronModel):
         return ()
 
     def run(self, current: Tensor, state: State, bias: Optional[Tensor],
-            differentiable: bool = False) -> tuple[Tensor, Tensor, State]:
+            differentiable: bool = False, workspace: Optional[dict[str, Tensor]] = None,
+            ) -> tuple[Tensor, Tensor, State]:
         a = current if bias is None else current + _expand(bias, current)
         if self.kind == "relu":
             h = torch.relu(a)
@@ -135,7 +148,7 @@ class RateNeuron(NeuronModel):
             h = a
         return h, a, state
 
-    def derivative(self, membrane: Tensor) -> Tensor:
+    def derivative(self, membrane: Tensor, inplace: bool = False) -> Tensor:
         if self.kind == "relu":
             return (membrane > 0).to(membrane.dtype)
         if self.kind == "sigmoid":
@@ -164,10 +177,21 @@ class CubaLIF(NeuronModel):
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
 
     def run(self, current: Tensor, state: State, bias: Optional[Tensor],
-            differentiable: bool = False) -> tuple[Tensor, Tensor, State]:
+            differentiable: bool = False, workspace: Optional[dict[str, Tensor]] = None,
+            ) -> tuple[Tensor, Tensor, State]:
         if differentiable:
             return self._run_autograd(current, state, bias)
         syn, mem = state[0].clone(), state[1].clone()
+        if kernels.usable(current, syn, mem):
+            b = None if bias is None else _expand(bias, current[0]).expand(current.shape[2:])
+            spikes, membrane = kernels.lif_steps(current, syn, mem, b, self.alpha, self.beta,
+                                                 self.threshold, self.hard_reset, workspace)
+            return spikes, membrane, (syn, mem)
+        return self._run_steps(current, syn, mem, bias)
+
+    def _run_steps(self, current: Tensor, syn: Tensor, mem: Tensor,
+                   bias: Optional[Tensor]) -> tuple[Tensor, Tensor, State]:
+        """The step loop in tensor operations (reference of :mod:`spikelocal.kernels`)."""
         spikes = torch.empty_like(current)
         membrane = torch.empty_like(current)
         b = None if bias is None else _expand(bias, current[0])
@@ -201,14 +225,21 @@ class CubaLIF(NeuronModel):
             mem = mem - reset.detach()
         return torch.stack(spikes), torch.stack(membrane), (syn, mem)
 
-    def derivative(self, membrane: Tensor) -> Tensor:
-        return self.surrogate(membrane - self.threshold, self.slope)
+    def derivative(self, membrane: Tensor, inplace: bool = False) -> Tensor:
+        if (inplace and self.cfg.surrogate.kind == "fast_sigmoid" and membrane.is_contiguous()
+                and kernels.usable(membrane)):
+            return kernels.fast_sigmoid_(membrane, self.threshold, self.slope)
+        u = membrane.sub_(self.threshold) if inplace else membrane - self.threshold
+        return self.surrogate(u, self.slope)
 
     def init_trace(self, shape: tuple[int, ...], device: torch.device) -> State:
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
 
-    def eligibility(self, pre: Tensor, trace: State) -> tuple[Tensor, State]:
+    def eligibility(self, pre: Tensor, trace: State,
+                    workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, State]:
         q, p = trace[0].clone(), trace[1].clone()
+        if kernels.usable(pre, q, p):
+            return kernels.trace_steps(pre, q, p, self.alpha, self.beta, workspace), (q, p)
         out = torch.empty_like(pre)
         for k in range(pre.shape[0]):
             q.mul_(self.alpha).add_(pre[k])

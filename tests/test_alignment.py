@@ -30,7 +30,10 @@ def _rows(out):
 @pytest.mark.parametrize("rule", ["bp", "fa", "dfa", "sign_symmetry", "local"])
 def test_angles_logged_for_every_layer(tmp_path, rule):
     torch.set_num_threads(1)
-    cfg = tiny_config(rule={"name": rule}, training__epochs=2, diagnostics={"alignment": True, "batch_size": 64})
+    options = {"name": rule}
+    if rule == "local" and "window" in RULES.get("local").Options.model_fields:
+        options["window"] = "step"  # the output layer's loss at every step, as bp's ("chunk" reads chunk means)
+    cfg = tiny_config(rule=options, training__epochs=2, diagnostics={"alignment": True, "batch_size": 64})
     run(cfg, tmp_path / "r", progress=False)
     rows = _rows(tmp_path / "r")
     assert len(rows) == 2

@@ -136,6 +136,43 @@ def test_graph_from_snntorch_imports_and_keeps_training(tmp_path: Path) -> None:
     assert not torch.equal(trained.layers[0].weight, before)
 
 
+def _foreign_lif_graph(dt: float = 1e-4):
+    """A graph as another tool writes it: Affine (with bias) -> LIF, per-neuron r != tau/dt."""
+    rng = np.random.default_rng(4)
+    tau, r = np.full(32, 20 * dt), np.full(32, 2.0)
+    tau2, r2 = np.full(4, 10 * dt), np.full(4, 1.5)
+    nodes = {
+        "input": nir.Input(np.array([64])),
+        "fc1": nir.Affine(weight=rng.normal(0, 3.0, (32, 64)).astype(np.float32),
+                          bias=rng.normal(0, 0.2, 32).astype(np.float32)),
+        "lif1": nir.LIF(tau=tau, r=r, v_leak=np.zeros(32), v_threshold=np.ones(32)),
+        "fc2": nir.Affine(weight=rng.normal(0, 3.0, (4, 32)).astype(np.float32), bias=np.zeros(4, np.float32)),
+        "lif2": nir.LIF(tau=tau2, r=r2, v_leak=np.zeros(4), v_threshold=np.full(4, 0.8)),
+        "output": nir.Output(np.array([4])),
+    }
+    edges = [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def test_foreign_lif_graph_spikes_like_snntorch_and_keeps_training(tmp_path: Path) -> None:
+    """LIF (no synaptic filter) + Affine bias: snnTorch's importer runs it as Leaky neurons."""
+    torch.set_num_threads(1)
+    nir.write(tmp_path / "lif.nir", _foreign_lif_graph())
+    net = read_nir(tmp_path / "lif.nir", dt=1e-4)
+    assert net.layers[0].bias is not None and net.layers[0].neuron_cfg.tau_syn < 1e-6
+    spikes = input_spikes(10, steps=25).reshape(10, 25, 64)
+    theirs = snntorch_output_counts(import_with_snntorch(nir.read(tmp_path / "lif.nir")), spikes, flat=True)
+    ours = spikelocal_counts(net, spikes)
+    assert ours[0].sum() > 0 and theirs.sum() > 0
+    np.testing.assert_array_equal(ours[-1], theirs)
+    summary = start_run_from_nir(tmp_path / "lif.nir", tiny_config(training__epochs=1), tmp_path / "run", dt=1e-4)
+    from spikelocal.rundir import load_network
+
+    _, trained = load_network(tmp_path / "run")
+    assert summary["epochs"] == 1 and np.isfinite(summary["test_accuracy"])
+    assert not torch.equal(trained.layers[0].weight, net.layers[0].weight)
+
+
 def test_rate_and_subtract_networks_are_refused() -> None:
     rate = Network(tiny_config(spiking=False).network, (1, 8, 8), 4, 0)
     with pytest.raises(ExportError, match=r"layer1: NIR cannot express a 'relu'"):

@@ -246,3 +246,35 @@ def test_existing_output_is_not_overwritten(tiny_run: Path, tmp_path: Path, caps
     (out / "keep.txt").write_text("mine")
     rc, err = _cli(capsys, str(tiny_run), "--out", str(out), "--no-sweep")
     assert rc == 2 and "exists and is not empty" in err and (out / "keep.txt").read_text() == "mine"
+
+
+def test_conv_run_converts_end_to_end(tmp_path: Path):
+    """A trained conv network (pooling folded into the dense layer) converts, maps and round-trips."""
+    from spikelocal.train import run
+
+    torch.set_num_threads(1)
+    run(tiny_config(conv=True, training__epochs=2), tmp_path / "run", progress=False)
+    s = convert(tmp_path / "run", tmp_path / "conv", weight_bits=8, sweep=False)
+    layers = s["layers"]
+    assert [row["kind"] for row in layers] == ["conv", "dense", "dense"] and layers[1]["pool_folded"] == 2
+    assert s["corefile_identical_spikes"] and s["cores_used"] == 3
+    assert abs(s["float_test_accuracy"] - s["fixed_test_accuracy"]) <= 0.05
+    assert s["agreement"][0]["count_correlation"] > 0.95
+    assert {"tau_syn", "tau_mem", "dt", "threshold_clipped"} <= set(layers[0])
+    per_layer = s["mapping"]["layers"]
+    assert [row["neurons"] for row in per_layer] == [256, 16, 4]
+
+
+def test_a_failure_late_in_the_conversion_leaves_nothing(tiny_run: Path, tmp_path: Path, monkeypatch, capsys):
+    import sys
+
+    conv_mod = sys.modules["spikelocal.hardware.convert"]  # the package exports a function of that name
+
+    def broken(*args, **kwargs):
+        raise ExportError("cores.h5: the core file does not rebuild the converted network spike for spike")
+
+    monkeypatch.setattr(conv_mod, "_check_corefile", broken)
+    out = tmp_path / "new" / "deeper" / "out"
+    rc, err = _cli(capsys, str(tiny_run), "--out", str(out), "--no-sweep")
+    assert rc == 2 and "spike for spike" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "new").exists()

@@ -175,12 +175,15 @@ def test_feedback_is_seeded_and_stored_in_checkpoints(tmp_path):
     ({"name": "fa", "mode": "layerwise"}, "rule 'fa' takes: name, loss, feedback_scale"),
     ({"name": "sign_symmetry", "feedback_scale": 2.0}, "rule.feedback_scale"),
     ({"name": "bp", "loss": "hinge"}, "rule.loss"),
-    ({"name": "backprop"}, "known: bp, dfa, fa, local, sign_symmetry"),
+    ({"name": "backprop"}, "unknown rule"),
 ])
 def test_bad_rule_options_are_one_line_errors(rule, fragment):
     with pytest.raises(ConfigError) as info:
         tiny_config(rule=rule)
     assert fragment in str(info.value) and "\n" not in str(info.value)
+    if rule["name"] == "backprop":  # lists what is accepted (other rules may be registered too)
+        known = str(info.value).split("known: ", 1)[1]
+        assert {"bp", "fa", "dfa", "sign_symmetry", "local"} <= set(known.replace(",", " ").split())
 
 
 def test_cli_rejects_unknown_rule_with_status_2(tmp_path):
@@ -201,3 +204,59 @@ def test_rule_that_cannot_train_a_layer_type_is_a_one_line_error(monkeypatch):
         tiny_config(conv=True, rule={"name": "fa"})
     assert "cannot train network.layers.0 (conv); it trains: dense, rate, spiking" in str(info.value)
     tiny_config(conv=False, rule={"name": "fa"})  # dense layers are fine
+
+
+def test_sign_symmetry_feedback_has_the_scale_of_fa_feedback_on_spiking_layers():
+    """sign(W) * mean|W| / g: on a spiking net (init divided by g) it starts in fa's range,
+    so a silent net's hidden error is not g^2 too small to move (feedback.py docstring)."""
+    from spikelocal.rules.feedback import init_gain
+
+    shifted = _net("dense", "lif", seed=4)
+    net = Network(shifted.cfg, shifted.input_shape, 3, seed=4)  # the plain init, without _net's shift
+    ss = SignSymmetryRule(net, SignSymmetryOptions(), seed=0).feedback_matrices()
+    fa = FARule(net, FAOptions(), seed=0).feedback
+    for i in (1, 2):
+        g = init_gain(net.layers[i])
+        assert 0 < g < 0.1
+        w = net.layers[i].weight
+        torch.testing.assert_close(ss[i], torch.sign(w) * w.abs().mean() / g)
+        ratio = float(ss[i].abs().mean() / fa[i].abs().mean())
+        assert 0.8 < ratio < 1.25, ratio
+    rate = _net("dense", "relu")
+    assert init_gain(rate.layers[1]) == 1.0
+
+
+def test_feedback_matrices_are_restored_on_resume(tmp_path, monkeypatch):
+    """The checkpoint's matrices, not a fresh draw, are used after --resume; a killed and
+    resumed run ends exactly like an uninterrupted one."""
+    from spikelocal.checkpoint import load_checkpoint
+    from spikelocal.data import load_dataset
+    from spikelocal.train import Trainer, run
+
+    torch.set_num_threads(1)
+    for name in ("fa", "dfa"):
+        cfg = tiny_config(rule={"name": name}, training__epochs=2)
+        full = run(cfg, tmp_path / f"{name}_full", progress=False)
+        original = Trainer.train_epoch
+
+        def dies_in_epoch_2(self, progress):
+            if self.epoch == 1:
+                raise KeyboardInterrupt
+            return original(self, progress)
+
+        monkeypatch.setattr(Trainer, "train_epoch", dies_in_epoch_2)
+        with pytest.raises(KeyboardInterrupt):
+            run(cfg, tmp_path / f"{name}_killed", progress=False)
+        monkeypatch.setattr(Trainer, "train_epoch", original)
+        resumed = run(cfg, tmp_path / f"{name}_killed", resume=True, progress=False)
+        assert resumed["test_accuracy"] == full["test_accuracy"]
+        assert resumed["train_accuracy"] == full["train_accuracy"]
+
+        trainer = Trainer(cfg, load_dataset(cfg.data, cfg.seed))
+        for b in trainer.rule.feedback.values():
+            b.zero_()
+        tensors, meta = load_checkpoint(tmp_path / f"{name}_full" / "checkpoints" / "last.safetensors")
+        trainer.load_state(tensors, meta)
+        for i, b in trainer.rule.feedback.items():
+            torch.testing.assert_close(b, tensors[f"rule.feedback.{i}"])
+            assert b.abs().sum() > 0

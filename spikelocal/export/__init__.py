@@ -9,11 +9,14 @@ Python API::
     from spikelocal.export.nir_export import network_to_nir, write_nir
     from spikelocal.export.nir_import import read_nir, start_run_from_nir
     from spikelocal.export.brian2_export import brian2_network, brian2_counts, write_brian2
-    from spikelocal.export.netx import write_netx, read_netx
+    from spikelocal.export.netx import write_netx, read_netx, read_netx_as_lava
 
 Formats: ``nir`` (float network, NIR graph), ``brian2`` (float network as a Brian2 script
 and weights), ``netx`` (lava-dl HDF5 of the fixed-point network) and ``cores`` (the core file
-of :mod:`spikelocal.hardware`). Every writer leaves a complete output or none.
+of :mod:`spikelocal.hardware`). Every writer leaves a complete output or none. ``check=N``
+reads the written file back with the real reader (snnTorch's ``import_from_nir`` and
+``import-nir``; Brian2 from ``weights.npz``; ``read_netx`` and ``read_netx_as_lava``;
+``read_corefile``) and compares spike counts on N encoded test images (:mod:`.parity`).
 """
 from __future__ import annotations
 
@@ -51,13 +54,17 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
         from .nir_export import run_recording_to_nir, write_nir
 
         write_nir(net, path, dt)
-        run_recording_to_nir(run_dir, net, path.with_name(path.stem + ".data.h5"))
+        try:  # the graph and its recording come as a pair, or not at all
+            run_recording_to_nir(run_dir, net, path.with_name(path.stem + ".data.h5"))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         if test is not None:
             from .brian2_export import spikelocal_counts
             from .nir_import import read_nir
             from .parity import agreement, check_snntorch
 
-            checks["snntorch"] = check_snntorch(net, test)
+            checks["snntorch"] = check_snntorch(net, test, path)
             checks["nir_reimport"] = agreement(spikelocal_counts(net, test),
                                                 spikelocal_counts(read_nir(path, dt), test))
     elif fmt == "brian2":
@@ -68,7 +75,7 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
         if test is not None:
             from .parity import check_brian2
 
-            checks["brian2"] = check_brian2(net, test)
+            checks["brian2"] = check_brian2(net, test, path)
     else:
         from .fixed import integer_network
 
@@ -91,6 +98,11 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
 
             back = read_netx(path) if fmt == "netx" else read_corefile(path)
             checks[f"{fmt}_readback ({reader})"] = check_integer_readback(int_net, back, test)
+            if fmt == "netx":
+                from .netx import read_netx_as_lava
+
+                checks["netx_as_lava_dl_reads_it (read_netx_as_lava)"] = check_integer_readback(
+                    int_net, read_netx_as_lava(path, target), test)
     return path, checks
 
 

@@ -19,8 +19,10 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=0,
                    help="brian2: encoded test images stored as the script's default input")
     p.add_argument("--check", type=int, default=0, metavar="N",
-                   help="run N encoded test images through the real tool and print the agreement "
-                        "(nir: snnTorch import; brian2: Brian2; netx/cores: the file read back)")
+                   help="read the written file back with its real reader, run N encoded test images "
+                        "through it and print the spike-count and class agreement with spikelocal (nir: "
+                        "snnTorch import_from_nir and import-nir; brian2: Brian2 from weights.npz; netx: "
+                        "read_netx and as lava-dl reads it; cores: read_corefile)")
 
 
 @command("export", _export_args)

@@ -3,10 +3,10 @@
 Layout (what ``lava.lib.dl.netx.hdf5.Network`` and its ``NetDict`` read; Shrestha et al.,
 lava-dl SLAYER/netx)::
 
-    /layer/0   type=b"input"  shape=[C,H,W]|[D]  weight=1 bias=1  neuron{...}   relay (below)
+    /layer/0   type=b"input"  shape=[C,H,W] ([D,1,1] for flat input)  weight=1 bias=1  neuron{...}
     /layer/i   type=b"conv"   shape=[C,H,W] weight=[Co,Ci,k,k] stride=[s,s] padding=[p,p]
                               dilation=[1,1] groups=1 [bias=[Co]] neuron{...}
-    /layer/i   type=b"flatten" shape=[N]                 (before a dense layer after a conv)
+    /layer/i   type=b"flatten" shape=[N]        (before a dense layer after the input or a conv)
     /layer/i   type=b"dense"  shape=[N] weight=[N,N_in] [bias=[N]] neuron{...}
     neuron:    type=b"CUBA" iDecay vDecay vThMant refDelay=1   (int64 scalars)
 
@@ -29,6 +29,7 @@ target, pool folding) is also kept in attributes (``/spikelocal`` and each layer
 """
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -78,13 +79,14 @@ def write_netx(int_net, path: str | os.PathLike[str], dt: float = 1e-3) -> None:
         layers = f.create_group("layer")
         g = layers.create_group("0")
         _type(g, "input")
-        g.create_dataset("shape", data=np.array(int_net.input_shape, np.int64))
+        shape = tuple(int_net.input_shape)  # lava-dl's Input block takes a [C, H, W] map (read as WHC)
+        g.create_dataset("shape", data=np.array(shape if len(shape) == 3 else (math.prod(shape), 1, 1), np.int64))
         g.create_dataset("weight", data=np.int64(1))
         g.create_dataset("bias", data=np.int64(1))
         unity = int_net.target.decay_unity
         _neuron(g, unity, unity, 1)
         index = 1
-        prev_conv = len(int_net.input_shape) == 3
+        prev_conv = True  # the input block is a map: a dense layer after it reads it through a flatten
         for l, layer in enumerate(int_net.layers, start=1):
             if layer.kind == "dense" and prev_conv:
                 fg = layers.create_group(str(index))
@@ -165,6 +167,106 @@ def read_netx(path: str | os.PathLike[str]):
                               int(meta.attrs["weight_bits"]), int(meta.attrs["num_classes"]))
 
 
+def read_netx_as_lava(path: str | os.PathLike[str], target: str = "loihi"):
+    """The integer network that lava-dl's ``netx.hdf5.Network`` builds from ``path``, read the
+    way its ``NetDict`` reads (``type`` decoded from bytes, other keys as integer arrays) from
+    the datasets alone: spikelocal's attributes are ignored, so this also reads CUBA dense/conv
+    netx files written by other tools (lava-dl's ``export_hdf5``).
+
+    lava-dl's mapping: ``du = iDecay - 1``, ``dv = vDecay``, ``vth = vThMant``, bias exponent 6,
+    weight exponent 0 with dense weights clipped to [-256, 254] (its ``optimize_weight_bits``
+    only rescales them), a ``flatten`` layer turns the previous WHC map back into C-order CHW.
+    An ``input`` layer must be a spike relay (full decays and ``w + b > vThMant >= b - w``:
+    its input transform ``2 w x - w + b`` crosses the threshold exactly for a spike);
+    without one, the first layer must be dense. Pooling, ``delay``, dilation and groups are
+    refused (spikelocal's integer simulator has none of them).
+    """
+    import h5py
+
+    from ..hardware import load_target
+
+    path = Path(path)
+    tgt = load_target(target)
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, FileNotFoundError) as exc:
+        raise ExportError(f"{path}: not a readable netx HDF5 file ({exc})") from None
+    with f:
+        try:
+            return _lava_network(f, path, tgt)
+        except ExportError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError) as exc:  # a dataset missing or malformed
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ExportError(f"{path}: not a netx file lava-dl can read ({msg})") from None
+
+
+def _lava_network(f, path: Path, tgt):
+    """The body of :func:`read_netx_as_lava` on an open file."""
+    from ..hardware import IntegerLayer, IntegerNetwork
+
+    if "layer" not in f or not len(f["layer"]):
+        raise ExportError(f"{path}: not a netx file (no /layer group with layers 0, 1, ...)")
+    group = f["layer"]
+    layers: list = []
+    input_shape: tuple[int, ...] | None = None
+    shape: tuple[int, ...] | None = None  # CHW (or [N]) of the previous layer
+    for i in range(len(group)):
+        if str(i) not in group:
+            raise ExportError(f"{path}: /layer has no group {i!r}; lava-dl reads layers 0..{len(group) - 1}")
+        g = group[str(i)]
+        kind = _text(g["type"]) if "type" in g else "?"
+        where = f"{path}: layer {i} ({kind})"
+        if kind == "flatten":
+            continue
+        if kind not in ("input", "dense", "conv"):
+            raise ExportError(f"{where}: spikelocal reads input, flatten, dense and conv layers")
+        n = g["neuron"] if "neuron" in g else None
+        if n is None or _text(n["type"]) not in ("CUBA", "LOIHI"):
+            raise ExportError(f"{where}: needs a CUBA neuron group (iDecay, vDecay, vThMant)")
+        if "delay" in g:
+            raise ExportError(f"{where}: synaptic delays are not supported")
+        i_decay, v_decay, vth = (int(n[k][()]) for k in ("iDecay", "vDecay", "vThMant"))
+        out_shape = tuple(int(v) for v in np.asarray(g["shape"][()]).reshape(-1))
+        if kind == "input":
+            w = int(g["weight"][()]) if "weight" in g else 64
+            b = int(g["bias"][()]) if "bias" in g else 0
+            unity = tgt.decay_unity
+            if i or not (i_decay == v_decay == unity and w + b > vth >= b - w):
+                raise ExportError(f"{where}: must be layer 0 and a spike relay (iDecay = vDecay = {unity}, "
+                                  f"w + b > vThMant >= b - w); got weight {w}, bias {b}, iDecay {i_decay}, "
+                                  f"vDecay {v_decay}, vThMant {vth}")
+            input_shape = shape = out_shape
+            continue
+        weight = np.asarray(g["weight"][()]).astype(np.int64)
+        if kind == "dense":
+            weight = np.clip(weight.reshape(math.prod(out_shape), -1), -256, 254)
+            if shape is None:
+                input_shape = shape = (weight.shape[1],)
+            in_shape, kernel, stride, padding = shape, 1, 1, 0
+        else:
+            if shape is None or len(shape) != 3:
+                raise ExportError(f"{where}: a conv layer needs a [C, H, W] input layer before it")
+            weight = weight.reshape(weight.shape[:4])
+            stride, padding, dil = (np.asarray(g[k][()]).reshape(-1) for k in ("stride", "padding", "dilation"))
+            if (weight.shape[2] != weight.shape[3] or np.any(dil != 1) or int(np.asarray(g["groups"][()])) != 1
+                    or stride.min() != stride.max() or padding.min() != padding.max()):
+                raise ExportError(f"{where}: spikelocal reads square kernels with equal stride and padding, "
+                                  "dilation 1 and groups 1")
+            in_shape, kernel, stride, padding = shape, weight.shape[-1], int(stride[0]), int(padding[0])
+        if weight.shape[1] != (math.prod(in_shape) if kind == "dense" else in_shape[0]):
+            raise ExportError(f"{where}: weight {list(weight.shape)} does not fit the input {list(in_shape)}")
+        bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
+        layers.append(IntegerLayer(
+            kind=kind, in_shape=tuple(in_shape), out_shape=out_shape, weight=weight, weight_exp=0,
+            du=i_decay - 1, dv=v_decay, vth=vth, bias_mant=bias, bias_exp=LAVA_BIAS_EXP, kernel=int(kernel),
+            stride=stride, padding=padding))
+        shape = out_shape
+    if not layers:
+        raise ExportError(f"{path}: no dense or conv layer")
+    return IntegerNetwork(layers, tuple(input_shape), tgt, tgt.weight_bits_max, layers[-1].num_neurons)
+
+
 def netx_summary(path: str | os.PathLike[str]) -> list[dict]:
     """What lava-dl's ``NetDict`` sees, layer by layer (for docs and tests)."""
     import h5py
@@ -180,4 +282,4 @@ def netx_summary(path: str | os.PathLike[str]) -> list[dict]:
     return out
 
 
-__all__ = ["write_netx", "read_netx", "netx_summary", "FORMAT"]
+__all__ = ["write_netx", "read_netx", "read_netx_as_lava", "netx_summary", "FORMAT"]

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any
+import math
+import os
+from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
 from ..network import Network
 from .brian2_export import brian2_counts, spikelocal_counts
+
+SNNTORCH_DT = 1e-4  # snnTorch 1.0's import_from_nir hard-codes this step
 
 
 def agreement(ours: list[np.ndarray], theirs: list[np.ndarray]) -> dict[str, Any]:
@@ -26,21 +31,49 @@ def agreement(ours: list[np.ndarray], theirs: list[np.ndarray]) -> dict[str, Any
     }
 
 
-def check_brian2(net: Network, spikes: torch.Tensor) -> dict[str, Any]:
-    """Brian2 (numpy code generation) against spikelocal; ``spikes`` is [S, T, *input_shape]."""
-    return agreement(spikelocal_counts(net, spikes), brian2_counts(net, spikes))
+def check_brian2(net: Network, spikes: torch.Tensor, folder: Optional[str | os.PathLike[str]] = None
+                 ) -> dict[str, Any]:
+    """Brian2 (numpy code generation) against spikelocal; ``spikes`` is [S, T, *input_shape].
+    With ``folder`` (an export), Brian2 is built from its ``weights.npz``, as ``run.py`` does."""
+    if folder is None:
+        return agreement(spikelocal_counts(net, spikes), brian2_counts(net, spikes))
+    from . import brian2_model
+
+    arrays = brian2_model.load_arrays(str(Path(folder) / "weights.npz"))
+    x = spikes.numpy().reshape(spikes.shape[0], spikes.shape[1], -1) > 0
+    return agreement(spikelocal_counts(net, spikes), brian2_model.run_counts(arrays, x))
 
 
-def check_snntorch(net: Network, spikes: torch.Tensor) -> dict[str, Any]:
+def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.PathLike[str]] = None
+                   ) -> dict[str, Any]:
     """The NIR graph (written at dt = 1e-4) imported by snnTorch's ``import_from_nir``:
-    output-layer spike counts against spikelocal's."""
+    output-layer spike counts against spikelocal's. Skipped (with the reason) for a network
+    snnTorch's importer cannot take: biases (v_leak) or rate layers."""
     import snntorch.utils
     from snntorch.import_nir import import_from_nir
 
+    from .common import layer_name
     from .nir_export import network_to_nir
 
+    for i, layer in enumerate(net.layers):
+        if layer.neuron_cfg.kind != "lif" or (layer.bias is not None and bool(layer.bias.detach().any())):
+            return {"skipped": f"{layer_name(i)} has a bias or a rate neuron; snnTorch's import_from_nir "
+                               "asserts v_leak == 0 and compares spikes of CubaLIF layers only"}
+    graph, source = None, "graph of the network at dt = 1e-4"
+    if path is not None:
+        import nir
+
+        from .nir_export import graph_metadata
+
+        graph = nir.read(path)
+        file_dt = graph_metadata(graph).get("dt")
+        if file_dt is None or not math.isclose(float(file_dt), SNNTORCH_DT, rel_tol=1e-9):
+            graph, source = None, (f"graph rebuilt at dt = 1e-4: the file's dt is {file_dt} and snnTorch's "
+                                   "importer assumes 1e-4 (export with --dt 1e-4 for snnTorch)")
+        else:
+            source = f"the file {path}"
     with contextlib.redirect_stdout(io.StringIO()):  # snnTorch prints while importing
-        module = import_from_nir(network_to_nir(net, dt=1e-4))
+        module = import_from_nir(graph if graph is not None else network_to_nir(net, dt=SNNTORCH_DT))
     flat = len(net.input_shape) == 3 and net.layers[0].kind == "dense"
     counts = []
     with torch.no_grad():
@@ -54,6 +87,7 @@ def check_snntorch(net: Network, spikes: torch.Tensor) -> dict[str, Any]:
     ours = spikelocal_counts(net, spikes)
     out = agreement([ours[-1]], [np.stack(counts)])
     out["neuron_count_agreement"] = {"output": out["neuron_count_agreement"][0]}
+    out["imported"] = source
     return out
 
 

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -157,6 +158,11 @@ def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike
         info["float_test_accuracy_of_tuned_weights"], reference_counts = ev.float_counts(tuned)
         summary["finetune"] = info
     fixed_acc, int_counts, overflow = ev.integer(int_net)
+    hard = [f"layer {l} ({o['u_wrapped']} u wraps, {o['a_in_saturated']} a_in saturations)"
+            for l, o in enumerate(overflow, start=1) if o["u_wrapped"] or o["a_in_saturated"]]
+    if hard:  # v saturation is benign (deep hyperpolarisation); a wrapped u flips its sign
+        warnings.warn(f"test inputs drove the chip beyond the calibrated range: {', '.join(hard)}; "
+                      "see conversion.json 'overflow'", RuntimeWarning, stacklevel=2)
     mapping = map_network(int_net, tgt)
     summary.update({"fixed_test_accuracy": fixed_acc, "accuracy_drop_points": 100 * (float_acc - fixed_acc),
                     "cores_used": mapping.cores_used, "fits_one_chip": mapping.fits_one_chip,
@@ -164,6 +170,7 @@ def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike
                     "agreement_reference": "fine-tuned float network" if finetune else "float network",
                     "overflow": overflow, "mapping": mapping.to_dict()})
 
+    made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]  # removed again on failure
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary output directory
@@ -179,6 +186,11 @@ def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for d in made:  # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
         raise
     summary["out_dir"] = str(out)
     return summary

@@ -54,6 +54,7 @@ def finetune(config: ExperimentConfig, net: Network, data: Dataset, clips: list[
     trainer = Trainer(cfg, subset)
     trainer.net.load_state_dict(net.state_dict())
     hook = GridProjection(clips, weight_bits, target, seed)
+    trainer.hooks = []  # the run's own hooks (pruning, diagnostics) write files and belong to the run
     if on_grid:
         hook.project(trainer.net, "nearest")
         trainer.hooks.append(hook)

@@ -206,7 +206,8 @@ def quantize_network(net: Network, target: Target, weight_bits: int = 8, roundin
                 exp = e
                 break
         scale = m * g * 2.0 ** (exp + shift) / c
-        vth = int(min(max(round(theta * scale / 2 ** shift), 0), target.threshold_max))
+        vth_raw = round(theta * scale / 2 ** shift)
+        vth = int(min(max(vth_raw, 0), target.threshold_max))
         du, dv = decays(layer.neuron.alpha, layer.neuron.beta, target)
         bias_mant, bias_exp, bias_clipped, bias_err = None, 0, 0, 0.0
         if layer.bias is not None:
@@ -232,9 +233,11 @@ def quantize_network(net: Network, target: Target, weight_bits: int = 8, roundin
             "weights_zeroed": int(np.count_nonzero((k == 0) & (w != 0))),
             "weight_rms_error": float(np.sqrt(np.mean(np.square(err)))),
             "weight_rms": float(np.sqrt(np.mean(np.square(w)))),
+            "tau_syn": layer.neuron_cfg.tau_syn, "tau_mem": layer.neuron_cfg.tau_mem, "dt": layer.neuron_cfg.dt,
             "du": du, "dv": dv, "alpha": layer.neuron.alpha, "alpha_fixed": (unity - du - 1) / unity,
             "beta": layer.neuron.beta, "beta_fixed": (unity - dv) / unity,
             "threshold": theta, "vth": vth, "threshold_fixed": vth * 2 ** shift / scale,
+            "threshold_clipped": vth != vth_raw,
             "scale": scale, "bias_exp": bias_exp, "bias_clipped": bias_clipped, "bias_rms_error": bias_err,
             "pool_folded": prev_pool,
         })

@@ -1,19 +1,22 @@
 """Placing the neurons of an :class:`IntegerNetwork` on cores within every per-core limit.
 
-Each layer's neurons (flattened in C, H, W order) are split into contiguous, nearly equal
-ranges, one per core; a layer takes the fewest cores for which every core holds
+Each layer's neurons (flattened in C, H, W order) are split into contiguous ranges, one per
+core, such that every core holds
 
     neurons        <= neurons_per_core
     input axons    <= input_axons_per_core   (the union of its neurons' receptive fields:
                                               the full fan-in for dense, a window for conv)
     synapse memory <= synapse_memory_bytes   (synapses * (weight_bits + overhead) / 8)
-    output axons   <= output_axons_per_core  (one per (neuron, destination core) it reaches)
+    output axons   <= output_axons_per_core  (one per (neuron, destination core) it reaches;
+                                              one per neuron, to the host, for the last layer)
 
-Output axons depend on the next layer's split, so layers are mapped input side first and
-then, from the last layer back, a layer whose cores send too many output axons takes more
-cores. Synapses of a conv neuron whose window overlaps the padding are not stored. A layer
-no split can hold (one neuron's fan-in above the axon limit, its synapses above the memory,
-its destinations above the output axons) is an :class:`ExportError` naming layer and limit.
+Every one of these grows when a range is extended, so packing neurons greedily (each core
+takes the longest range that still fits, found by bisection) gives the fewest contiguous
+cores; the ranges are then evened out when an equal split with as many cores also fits.
+Output axons depend on the next layer's split, so layers are placed from the last one back.
+A layer that no split can hold, because a single neuron already breaks a limit (its fan-in
+above the input axons, its synapses above the memory, its destinations above the output
+axons), is an :class:`ExportError` naming the layer and the limit.
 """
 from __future__ import annotations
 
@@ -26,9 +29,6 @@ import numpy as np
 from ..errors import ExportError
 from .fixed_point import IntegerLayer, IntegerNetwork
 from .targets import Target
-
-_MAX_SEARCH = 4096
-
 
 @dataclass
 class CoreUse:
@@ -116,12 +116,11 @@ class _Geometry:
         else:
             cin, h, w = layer.in_shape
             _, oh, ow = layer.out_shape
-            rows = self._span(oh, h)
-            cols = self._span(ow, w)
-            per_pos = np.outer(rows[1] - rows[0], cols[1] - cols[0]) * cin
-            self.rows, self.cols = rows, cols
+            self.rows, self.cols = self._span(oh, h), self._span(ow, w)
+            per_pos = np.outer(self.rows[1] - self.rows[0], self.cols[1] - self.cols[0]) * cin
             self.fan_in = np.tile(per_pos.ravel(), layer.out_shape[0])
         self.cum = np.concatenate([[0], np.cumsum(self.fan_in)])
+        self._full: Optional[np.ndarray] = None
 
     def _span(self, out: int, size: int) -> tuple[np.ndarray, np.ndarray]:
         """[start, stop) of the valid input rows each output row reads."""
@@ -132,19 +131,36 @@ class _Geometry:
     def synapses(self, a: int, b: int) -> int:
         return int(self.cum[b] - self.cum[a])
 
+    def _spatial(self, a: int, b: int) -> np.ndarray:
+        """Input pixels [H, W] read by neurons [a, b) (a 2-D difference array of their windows)."""
+        _, h, w = self.layer.in_shape
+        _, oh, ow = self.layer.out_shape
+        full = b - a >= oh * ow  # every output position: the same pixels for any such range
+        if full and self._full is not None:
+            return self._full
+        pos = np.arange(oh * ow) if full else np.arange(a, b) % (oh * ow)
+        y, x = pos // ow, pos % ow
+        r0, r1, c0, c1 = self.rows[0][y], self.rows[1][y], self.cols[0][x], self.cols[1][x]
+        d = np.zeros((h + 1, w + 1), np.int32)
+        np.add.at(d, (r0, c0), 1)
+        np.add.at(d, (r0, c1), -1)
+        np.add.at(d, (r1, c0), -1)
+        np.add.at(d, (r1, c1), 1)
+        cover = d.cumsum(0).cumsum(1)[:h, :w] > 0
+        if full:
+            self._full = cover
+        return cover
+
+    def axons(self, a: int, b: int) -> int:
+        if self.layer.kind == "dense":
+            return self.layer.num_inputs
+        return int(self._spatial(a, b).sum()) * self.layer.in_shape[0]
+
     def axon_mask(self, a: int, b: int) -> np.ndarray:
         lay = self.layer
         if lay.kind == "dense":
             return np.ones(lay.num_inputs, bool)
-        cin, h, w = lay.in_shape
-        _, oh, ow = lay.out_shape
-        pos = np.zeros(oh * ow, bool)
-        idx = np.arange(a, b) % (oh * ow)
-        pos[idx] = True
-        spatial = np.zeros((h, w), bool)
-        for y, x in zip(*np.nonzero(pos.reshape(oh, ow))):
-            spatial[self.rows[0][y]:self.rows[1][y], self.cols[0][x]:self.cols[1][x]] = True
-        return np.broadcast_to(spatial, (cin, h, w)).ravel()
+        return np.broadcast_to(self._spatial(a, b), lay.in_shape).ravel()
 
 
 def _split(n: int, parts: int) -> list[tuple[int, int]]:
@@ -152,66 +168,87 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
     return [(int(edges[i]), int(edges[i + 1])) for i in range(parts)]
 
 
-def _fits_input(geo: _Geometry, ranges: list[tuple[int, int]], t: Target, bits: int) -> bool:
-    per_syn = bits + t.synapse_overhead_bits
-    for a, b in ranges:
-        if b - a > t.neurons_per_core:
-            return False
-        if math.ceil(geo.synapses(a, b) * per_syn / 8) > t.synapse_memory_bytes:
-            return False
-        if int(geo.axon_mask(a, b).sum()) > t.input_axons_per_core:
-            return False
-    return True
+class _Packer:
+    """Does a range of one layer's neurons fit a core? (all four limits of the module docstring)"""
+
+    def __init__(self, geo: _Geometry, out_per_neuron: np.ndarray, t: Target, bits: int) -> None:
+        self.geo, self.t, self.per_syn = geo, t, bits + t.synapse_overhead_bits
+        self.out_cum = np.concatenate([[0], np.cumsum(out_per_neuron)])
+
+    def synapse_bytes(self, a: int, b: int) -> int:
+        return math.ceil(self.geo.synapses(a, b) * self.per_syn / 8)
+
+    def output_axons(self, a: int, b: int) -> int:
+        return int(self.out_cum[b] - self.out_cum[a])
+
+    def fits(self, a: int, b: int) -> bool:
+        t = self.t
+        return (b - a <= t.neurons_per_core and self.synapse_bytes(a, b) <= t.synapse_memory_bytes
+                and self.output_axons(a, b) <= t.output_axons_per_core
+                and self.geo.axons(a, b) <= t.input_axons_per_core)
+
+    def greedy(self) -> list[tuple[int, int]]:
+        """Fewest contiguous ranges: each core takes the longest range that fits (bisection)."""
+        n, ranges, a = self.geo.layer.num_neurons, [], 0
+        while a < n:
+            lo, hi = a + 1, min(n, a + self.t.neurons_per_core)  # fits(a, lo) holds (checked per neuron)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if self.fits(a, mid):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            ranges.append((a, lo))
+            a = lo
+        return ranges
 
 
-def _out_axons(ranges: list[tuple[int, int]], next_masks: Optional[list[np.ndarray]]) -> list[int]:
-    if next_masks is None:  # output layer: one axon per neuron, to the host
-        return [b - a for a, b in ranges]
-    cums = [np.concatenate([[0], np.cumsum(m)]) for m in next_masks]
-    return [int(sum(c[b] - c[a] for c in cums)) for a, b in ranges]
+def _check_neurons(name: str, geo: _Geometry, pack: _Packer, out_per_neuron: np.ndarray, t: Target) -> None:
+    """One-line errors for a layer whose single neurons already break a per-core limit."""
+    worst = int(geo.fan_in.max())
+    if worst > t.input_axons_per_core:
+        raise ExportError(f"{name}: fan-in {worst} exceeds the {t.input_axons_per_core} input axons of a "
+                          f"{t.name} core")
+    need = math.ceil(worst * pack.per_syn / 8)
+    if need > t.synapse_memory_bytes:
+        raise ExportError(f"{name}: one neuron's {worst} synapses need {need} bytes, above the "
+                          f"{t.synapse_memory_bytes} bytes of synapse memory of a {t.name} core")
+    reach = int(out_per_neuron.max(initial=0))
+    if reach > t.output_axons_per_core:
+        raise ExportError(f"{name}: a neuron reaches {reach} cores of the next layer, above the "
+                          f"{t.output_axons_per_core} output axons of a {t.name} core")
 
 
 def map_network(net: IntegerNetwork, target: Optional[Target] = None) -> Mapping:
     """Fewest cores per layer within every per-core limit (module docstring)."""
     t = target or net.target
     bits = net.weight_bits
-    per_syn = bits + t.synapse_overhead_bits
     geos = [_Geometry(layer) for layer in net.layers]
-    splits: list[list[tuple[int, int]]] = []
-    for i, (layer, geo) in enumerate(zip(net.layers, geos)):
-        name = f"layer {i + 1} ({layer.kind})"
-        worst = int(geo.fan_in.max())
-        if worst > t.input_axons_per_core:
-            raise ExportError(f"{name}: fan-in {worst} exceeds the {t.input_axons_per_core} input axons of a "
-                              f"{t.name} core")
-        if math.ceil(worst * per_syn / 8) > t.synapse_memory_bytes:
-            raise ExportError(f"{name}: one neuron's {worst} synapses need {math.ceil(worst * per_syn / 8)} bytes, "
-                              f"above the {t.synapse_memory_bytes} bytes of synapse memory of a {t.name} core")
-        n = layer.num_neurons
-        parts = math.ceil(n / t.neurons_per_core)
-        while not _fits_input(geo, _split(n, parts), t, bits):
-            parts += 1
-            if parts > min(n, _MAX_SEARCH):
-                raise ExportError(f"{name}: no split of its {n} neurons fits the {t.input_axons_per_core} input "
-                                  f"axons and {t.synapse_memory_bytes} bytes of a {t.name} core")
-        splits.append(_split(n, parts))
+    splits: list[list[tuple[int, int]]] = [[] for _ in net.layers]
     masks: list[list[np.ndarray]] = [[] for _ in net.layers]
+    outs: list[np.ndarray] = [np.zeros(0, np.int64) for _ in net.layers]
     for i in range(len(net.layers) - 1, -1, -1):
-        name = f"layer {i + 1} ({net.layers[i].kind})"
-        nxt = masks[i + 1] if i + 1 < len(net.layers) else None
-        if nxt is not None and len(nxt) > t.output_axons_per_core:
-            raise ExportError(f"{name}: its neurons reach {len(nxt)} cores, above the {t.output_axons_per_core} "
-                              f"output axons of a {t.name} core")
-        parts = len(splits[i])
-        while max(_out_axons(splits[i], nxt)) > t.output_axons_per_core:
-            parts += 1
-            splits[i] = _split(net.layers[i].num_neurons, parts)
-        masks[i] = [geos[i].axon_mask(a, b) for a, b in splits[i]]
+        layer, geo = net.layers[i], geos[i]
+        name = f"layer {i + 1} ({layer.kind})"
+        n = layer.num_neurons
+        if i + 1 < len(net.layers):  # one output axon per destination core whose window holds the neuron
+            if math.prod(net.layers[i + 1].in_shape) != n:
+                raise ExportError(f"{name}: {n} neurons, but layer {i + 2} reads {net.layers[i + 1].num_inputs} axons")
+            outs[i] = np.sum(masks[i + 1], axis=0, dtype=np.int64)
+        else:  # the last layer sends every neuron's spikes to the host
+            outs[i] = np.ones(n, np.int64)
+        pack = _Packer(geo, outs[i], t, bits)
+        _check_neurons(name, geo, pack, outs[i], t)
+        ranges = pack.greedy()
+        even = _split(n, len(ranges))
+        if all(pack.fits(a, b) for a, b in even):
+            ranges = even
+        splits[i] = ranges
+        masks[i] = [geo.axon_mask(a, b) for a, b in ranges]
     cores: list[CoreUse] = []
     for i, ranges in enumerate(splits):
-        nxt = masks[i + 1] if i + 1 < len(net.layers) else None
-        outs = _out_axons(ranges, nxt)
-        for (a, b), mask, out in zip(ranges, masks[i], outs):
-            syn = geos[i].synapses(a, b)
-            cores.append(CoreUse(len(cores), i + 1, a, b, int(mask.sum()), out, syn, math.ceil(syn * per_syn / 8)))
+        pack = _Packer(geos[i], outs[i], t, bits)
+        for (a, b), mask in zip(ranges, masks[i]):
+            cores.append(CoreUse(len(cores), i + 1, a, b, int(mask.sum()), pack.output_axons(a, b),
+                                 geos[i].synapses(a, b), pack.synapse_bytes(a, b)))
     return Mapping(t, bits, cores, masks)

@@ -12,7 +12,7 @@ error e(t) = dloss(z_L(t), y)/dz_L and ``pool^T`` the adjoint of the layer's sum
 
     delta_L(t) = (G_L^T e(t)) * f'(V_L(t))                           G_L = output_scale * I
     fa:             delta_l(t) = pool^T(B_{l+1}^T delta_{l+1}(t)) * f'(V_l(t))
-    sign_symmetry:  same with B_{l+1} = sign(W_{l+1}) * mean|W_{l+1}|
+    sign_symmetry:  same with B_{l+1} = sign(W_{l+1}) * mean|W_{l+1}| / g_{l+1}
     dfa:            delta_l(t) = pool^T(B_l^T e(t)) * f'(V_l(t))
     dW_l = 1/(B T) sum_t delta_l(t) outer P_{l-1}(t)
 
@@ -22,6 +22,17 @@ error crosses layers at the same time step only (time-local, no BPTT): the part 
 credit that flows through the synaptic and membrane memory of the layers above is dropped,
 while each layer's own memory is kept exactly through P. With B = W and T = 1 the update
 equals backprop (``tests/test_rules_feedback.py``).
+
+Scale of the feedback. For a spiking layer the error at step t is sent down through the
+synapse's instantaneous weight only, while a spike drives the layer above through the whole
+synaptic and membrane kernel, whose DC gain is 1/((1-alpha)(1-beta)). spikelocal initialises
+spiking weights divided by g = threshold (1-alpha)(1-beta) (:mod:`spikelocal.layers`), so
+that ``network.weight_scale`` means the same for any time constants. fa draws B in the
+range of the init WITHOUT that factor (weight_scale / sqrt(fan_in)), and sign_symmetry
+divides by g in the same way (g = 1 for rate neurons): both then carry an error of the size
+the steady-state response implies. Without it the sign feedback of a silent spiking net is
+g^2 (~3e-4 with two layers above, default taus) smaller than the output error, below Adam's
+epsilon, and the hidden layers never start to fire.
 
 For conv layers the fa feedback ``B`` is a fixed random kernel of the forward kernel's shape
 used in a transposed convolution; sign_symmetry uses the sign of the forward kernel. The
@@ -46,6 +57,14 @@ from .base import BatchResult, Rule, zero_grads
 from .bp import BatchMetrics, OutputLossOptions
 
 _FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
+
+
+def init_gain(layer: Layer) -> float:
+    """g of the module docstring: the factor by which :class:`Layer` scales a spiking init."""
+    nrn = layer.neuron
+    if not nrn.spiking:
+        return 1.0
+    return layer.neuron_cfg.threshold * (1 - nrn.alpha) * (1 - nrn.beta)
 
 
 def input_grad(layer: Layer, delta: Tensor, feedback: Tensor) -> Tensor:
@@ -168,13 +187,14 @@ class FARule(FeedbackRule):
 
 @RULES.register("sign_symmetry")
 class SignSymmetryRule(FeedbackRule):
-    """Sign-concordant feedback: sign(W_l), scaled by mean|W_l| to keep W's magnitude."""
+    """Sign-concordant feedback: sign(W_l), scaled by mean|W_l| / g_l (module docstring)."""
 
     Options = SignSymmetryOptions
 
     def _sign_feedback(self, i: int) -> Tensor:
-        w = self.net.layers[i].weight
-        return torch.sign(w) * w.abs().mean()
+        layer = self.net.layers[i]
+        w = layer.weight.detach()
+        return torch.sign(w) * (w.abs().mean() / init_gain(layer))
 
     def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
         return input_grad(self.net.layers[i + 1], deltas[i + 1], self._sign_feedback(i + 1))
@@ -207,4 +227,4 @@ class DFARule(FeedbackRule):
         return {f"feedback.{i}": b for i, b in self.feedback.items()}
 
 
-__all__ = ["FARule", "DFARule", "SignSymmetryRule", "FeedbackRule", "input_grad"]
+__all__ = ["FARule", "DFARule", "SignSymmetryRule", "FeedbackRule", "input_grad", "init_gain"]

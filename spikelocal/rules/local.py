@@ -59,6 +59,7 @@ class LocalRule(Rule):
     def __init__(self, net: Network, options: LocalOptions, seed: int) -> None:
         super().__init__(net, options, seed)
         self.loss_fn = LOSSES.get(options.loss)
+        self._workspaces: list[tuple[dict[str, Tensor], dict[str, Tensor]]] = []
 
     def active_layers(self, epoch: int, epochs: int) -> list[bool]:
         n = len(self.net.layers)
@@ -81,6 +82,10 @@ class LocalRule(Rule):
         counts: list[Tensor] = []
         steps = 0
         chunk_window = self.options.window == "chunk"
+        # per layer, buffers reused from chunk to chunk and batch to batch: every result of a
+        # chunk is consumed before the next one starts (memory flat in T, no fresh allocations)
+        if len(self._workspaces) != n:
+            self._workspaces = [({}, {}) for _ in layers]
         for x in chunks:
             k, b = x.shape[:2]
             if states is None:
@@ -93,7 +98,7 @@ class LocalRule(Rule):
                 labels_rep = labels.repeat(k)
             inp = x
             for i, layer in enumerate(layers):
-                act, membrane, states[i] = layer.step(inp, states[i])
+                act, membrane, states[i] = layer.step(inp, states[i], workspace=self._workspaces[i][0])
                 counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
                 if chunk_window:
                     logits = layer.readout_logits(act.mean(0))
@@ -110,8 +115,8 @@ class LocalRule(Rule):
                     if chunk_window:  # every step of the chunk shares the chunk's modulator
                         delta = layer.neuron.derivative(membrane, inplace=True).mul_(g_act)
                     else:
-                        delta = g_act.view(k, b, *layer.out_shape).mul_(layer.neuron.derivative(membrane))
-                    pre, traces[i] = layer.neuron.eligibility(inp, traces[i])
+                        delta = g_act.view(k, b, *layer.out_shape).mul_(layer.neuron.derivative(membrane, inplace=True))
+                    pre, traces[i] = layer.neuron.eligibility(inp, traces[i], self._workspaces[i][1])
                     layer.weight.grad += layer.weight_grad(
                         pre.reshape(k * b, *layer.in_shape), delta.view(k * b, *layer.out_shape))
                     if layer.bias is not None:

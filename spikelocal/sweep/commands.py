@@ -22,6 +22,9 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
     p.add_argument("--retry-failed", action="store_true", help="run failed points again (default: keep their error)")
+    p.add_argument("--no-share-training", action="store_true",
+                   help="train every point, also those that differ from another only in test-time noise "
+                   "or pruning after training (default: they copy that point's training)")
     p.add_argument("--no-plots", action="store_true", help="write results.csv and results.md only")
     p.add_argument("--quiet", action="store_true", help="no line per finished point")
 
@@ -55,13 +58,18 @@ def _sweep(args: argparse.Namespace) -> int:
         if result.get("skipped"):
             what = f"already {result['state']}" + (f": {result['error']}" if result.get("error") else "")
         acc = f" test_acc {result['test_accuracy']:.4f}" if "test_accuracy" in result else ""
+        if result.get("resumed"):
+            what += " (resumed)"
+        if result.get("trained_by"):
+            what += f" (training of {result['trained_by']})"
         print(f"[{done}/{total}] {result['name']}: {what}{acc} ({result.get('seconds', 0):.1f} s)", flush=True)
 
     try:
         where = f"Dask scheduler {args.scheduler}" if client is not None else f"{workers} local worker(s)"
         if not args.quiet:
             print(f"sweep {spec.path}: {total} points on {where} -> {out}", flush=True)
-        run_sweep(spec, out, workers=workers, client=client, retry_failed=args.retry_failed, on_result=report)
+        run_sweep(spec, out, workers=workers, client=client, retry_failed=args.retry_failed, on_result=report,
+                  share_training=not args.no_share_training)
     except KeyboardInterrupt:
         print(f"spikelocal: interrupted; run the same command again to resume the sweep in {out}", file=sys.stderr)
         return 130

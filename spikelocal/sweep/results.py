@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from .runner import point_dir
+from .runner import SHARED_TRAINING, point_dir
 from .spec import BASE_AXIS, SEED_AXIS, SweepSpec
 
 RESULTS_CSV = "results.csv"
@@ -62,6 +62,10 @@ def collect(spec: SweepSpec, out: Path) -> tuple[list[dict[str, Any]], dict[str,
             status = {"state": "not run"}
         row["state"] = status.get("state", "unknown")
         row["error"] = status.get("error", "")
+        try:  # the point whose training this point copied (test-time conditions only differ)
+            row["trained_by"] = json.loads((run_dir / SHARED_TRAINING).read_text()).get("source", "")
+        except (OSError, json.JSONDecodeError):
+            row["trained_by"] = ""
         curve = _read_curve(run_dir)
         curves[point.name] = curve
         summary: dict[str, Any] = {}

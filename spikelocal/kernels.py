@@ -1,0 +1,130 @@
+"""Compiled time loops of the CUBA LIF neuron and of its eligibility trace (numba).
+
+The equations are those of :mod:`spikelocal.neurons`; these loops only fuse them. A step
+done with separate tensor operations reads and writes the whole [B, N] state several times
+(about 8 passes for the neuron, 5 for the trace), each pass paying the dispatch overhead of
+one operation; here one pass over the chunk [K, B*N] does all of it, with the state in
+cache. The arithmetic is the same float32 operations in the same order (a multiply, then an
+add, each rounded; no fused multiply-add), so the results are bit-identical to the
+tensor-operation loop, which stays as the reference and as the path for tensors these loops
+do not take (not float32, not on the CPU, or needing autograd).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@functools.cache
+def _compiled() -> Optional[dict[str, Any]]:
+    """The jitted loops, compiled (and cached on disk) at first use; None without numba."""
+    try:
+        import numba
+    except ImportError:  # the tensor-operation loop is then used
+        return None
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def lif_steps(current, syn, mem, bias, alpha, beta, threshold, hard, spikes, membrane):  # pragma: no cover
+        steps, size = current.shape
+        nb = bias.shape[0]
+        zero = np.float32(0.0)
+        one = np.float32(1.0)
+        for k in range(steps):
+            for i in range(size):
+                s = syn[i] * alpha
+                s = s + current[k, i]
+                syn[i] = s
+                v = mem[i] * beta
+                v = v + s
+                if nb > 0:
+                    v = v + bias[i % nb]
+                membrane[k, i] = v
+                if v > threshold:
+                    spikes[k, i] = one
+                    v = zero if hard else v - threshold
+                else:
+                    spikes[k, i] = zero
+                mem[i] = v
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def trace_steps(pre, q, p, alpha, beta, out):  # pragma: no cover
+        steps, size = pre.shape
+        for k in range(steps):
+            for i in range(size):
+                a = q[i] * alpha
+                a = a + pre[k, i]
+                q[i] = a
+                b = p[i] * beta
+                b = b + a
+                p[i] = b
+                out[k, i] = b
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def fast_sigmoid_inplace(v, threshold, slope):  # pragma: no cover
+        one = np.float32(1.0)
+        for i in range(v.shape[0]):
+            d = abs(v[i] - threshold)
+            d = d * slope
+            d = d + one
+            d = one / d
+            v[i] = d * d
+
+    return {"lif_steps": lif_steps, "trace_steps": trace_steps, "fast_sigmoid_inplace": fast_sigmoid_inplace}
+
+
+def usable(*tensors: Tensor) -> bool:
+    """Whether the compiled loops can take these tensors (float32, CPU, no autograd)."""
+    return all(t.dtype == torch.float32 and t.device.type == "cpu" and not t.requires_grad
+               for t in tensors) and _compiled() is not None
+
+
+def buffer(workspace: Optional[dict[str, Tensor]], name: str, like: Tensor) -> Tensor:
+    """An uninitialised tensor shaped like ``like``: the workspace's ``name`` when it fits,
+    else a new one (kept in the workspace). Reusing the buffers of the previous chunk avoids
+    fresh allocations of tens of MB per chunk, whose page faults cost as much as a pass."""
+    if workspace is None:
+        return torch.empty_like(like)
+    buf = workspace.get(name)
+    if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+        buf = workspace[name] = torch.empty_like(like, memory_format=torch.contiguous_format)
+    return buf
+
+
+def lif_steps(current: Tensor, syn: Tensor, mem: Tensor, bias: Optional[Tensor], alpha: float,
+              beta: float, threshold: float, hard_reset: bool,
+              workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, Tensor]:
+    """K steps of CUBA LIF on current [K, B, ...]; ``syn`` and ``mem`` (contiguous [B, ...],
+    owned by the caller) are advanced in place. ``bias`` is per neuron of one sample, already
+    broadcast to the sample's shape. Returns (spikes, membrane before reset), both [K, B, ...],
+    written into the ``workspace`` buffers when one is given."""
+    steps = current.shape[0]
+    current = current.contiguous()
+    spikes = buffer(workspace, "spikes", current)
+    membrane = buffer(workspace, "membrane", current)
+    b = (np.empty(0, dtype=np.float32) if bias is None
+         else bias.detach().contiguous().view(-1).numpy())
+    _compiled()["lif_steps"](current.view(steps, -1).numpy(), syn.view(-1).numpy(), mem.view(-1).numpy(), b,
+                             np.float32(alpha), np.float32(beta), np.float32(threshold), hard_reset,
+                             spikes.view(steps, -1).numpy(), membrane.view(steps, -1).numpy())
+    return spikes, membrane
+
+
+def trace_steps(pre: Tensor, q: Tensor, p: Tensor, alpha: float, beta: float,
+                workspace: Optional[dict[str, Tensor]] = None) -> Tensor:
+    """The eligibility trace P for K steps of input [K, B, ...]; ``q``, ``p`` advanced in place."""
+    steps = pre.shape[0]
+    pre = pre.contiguous()
+    out = buffer(workspace, "trace", pre)
+    _compiled()["trace_steps"](pre.view(steps, -1).numpy(), q.view(-1).numpy(), p.view(-1).numpy(),
+                               np.float32(alpha), np.float32(beta), out.view(steps, -1).numpy())
+    return out
+
+
+def fast_sigmoid_(membrane: Tensor, threshold: float, slope: float) -> Tensor:
+    """Overwrite a contiguous ``membrane`` with 1 / (slope |V - threshold| + 1)^2, in one pass."""
+    _compiled()["fast_sigmoid_inplace"](membrane.view(-1).numpy(), np.float32(threshold), np.float32(slope))
+    return membrane

@@ -1,0 +1,30 @@
+"""Logs how many inference iterations predictive coding needed: the mean per batch of each
+epoch as ``pc_iterations`` in metrics.csv, and over the run in summary.json
+(``pc_iterations_mean``, ``pc_iterations_max``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from ..config import ExperimentConfig
+from ..train import HOOKS, RunHook, Trainer
+
+
+class InferenceIterations(RunHook):
+    def __init__(self) -> None:
+        self.all: list[int] = []
+
+    def on_epoch_end(self, trainer: Trainer, row: dict[str, Any], out: Path) -> None:
+        used = trainer.rule.pop_iterations()
+        self.all += used
+        row["pc_iterations"] = sum(used) / len(used) if used else 0.0
+
+    def on_run_end(self, trainer: Trainer, summary: dict[str, Any], out: Path) -> None:
+        if self.all:
+            summary["pc_iterations_mean"] = sum(self.all) / len(self.all)
+            summary["pc_iterations_max"] = max(self.all)
+
+
+@HOOKS.register("pc_iterations")
+def _factory(config: ExperimentConfig) -> Optional[RunHook]:
+    return InferenceIterations() if config.rule.get("name") == "predictive_coding" else None

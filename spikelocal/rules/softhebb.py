@@ -1,0 +1,185 @@
+"""SoftHebb: unsupervised soft winner-take-all Hebbian layers under a trained classifier.
+
+Moraitis, Toichkin, Journé, Chua & Guo, "SoftHebb: Bayesian inference in unsupervised
+Hebbian soft winner-take-all networks", Neuromorph. Comput. Eng. 2022; Journé, Rodriguez,
+Guo & Moraitis, "Hebbian deep learning without feedback", ICLR 2023 (anti-Hebbian
+non-winners, weight-norm-dependent learning rate).
+
+Every hidden layer (dense, or conv with one soft-WTA over the channels at each position)
+learns from its input x alone, with no error and no feedback::
+
+    u = W x                   y_k = softmax_k(u / temperature)
+    anti-Hebbian:  yhat_k = y_k for the winner k = argmax u, -y_k for every other neuron
+    dw_k = eta_k yhat_k (x - u_k w_k)           eta_k = lr |(||w_k|| - 1)|^(1/2)
+
+averaged over the batch and, for conv layers, over positions (x a kk-patch). The update
+drives ||w_k|| to 1, where the adaptive eta_k vanishes. The hidden layers learn during the
+first ``unsupervised_epochs`` epochs and are frozen afterwards; the update is applied by
+the rule itself (Adam would rescale each synapse and move the rule's fixed point), their
+``grad`` stays zero. With a bias, a layer's threshold adapts to its mean drive
+(b_k <- (1 - rho) b_k - rho mean(u_k), ``threshold_rate`` rho): a homeostatic threshold
+that makes relu(u + b) fire for inputs that match w_k better than usual (in place of the
+paper's triangle activation relu(u_k - mean_j u_j)). The last layer is a classifier trained
+on its own output loss in every epoch through the optimiser: ``classifier: local``, the
+three-factor rule of :mod:`spikelocal.rules.local` on the last layer only, or ``sgd``, its
+exact gradient by autograd (BPTT through that one layer for spiking nets; the same update
+for rate nets). Spiking networks: x is the mean input per step over the T steps of a sample
+(rates) and u = W x is scaled to rate units by the LIF DC gain over the threshold (the
+factor of the layer's init), so that the Hebbian update is one per sample as for a rate
+network and ||w|| -> 1 means the same drive for any time constants. ``norm`` R (default
+1) rescales the whole rule to the fixed point ||w_k|| = R (the update is that of w / R): a
+LIF neuron driven by u <= ||x|| ||w|| only fires when the drive exceeds its threshold, so
+spiking layers need R > 1.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from ..layers import Layer
+from ..losses import LOSSES
+from ..network import Network
+from . import RULES
+from .base import BatchResult, Rule, zero_grads
+from .bp import BatchMetrics, OutputLossOptions
+
+
+class SoftHebbOptions(OutputLossOptions):
+    name: Literal["softhebb"] = "softhebb"
+    temperature: float = Field(1.0, gt=0, description="softmax temperature of the soft WTA")
+    lr: float = Field(0.05, gt=0, description="Hebbian learning rate (before the norm adaptation)")
+    anti_hebbian: bool = Field(True, description="non-winners get the anti-Hebbian update")
+    adaptive_lr: bool = Field(True, description="eta_k = lr |(||w_k|| - 1)|^(1/2)")
+    unsupervised_epochs: int = Field(1, ge=1, description="epochs in which the Hebbian layers learn")
+    threshold_rate: float = Field(0.1, ge=0, le=1, description="homeostatic threshold rate rho; 0: off")
+    classifier: Literal["local", "sgd"] = "local"
+    norm: float = Field(1.0, gt=0, description="weight norm R the rule converges to (in rate units)")
+
+
+def drive_gain(layer: Layer) -> float:
+    """Factor from a layer's weights to rate units: 1 for rate neurons; for LIF neurons the DC
+    gain over the threshold, 1 / (theta (1 - alpha)(1 - beta)), the same factor by which
+    :class:`~spikelocal.layers.Layer` scales their init, so that ||w_k|| -> 1 in rate units."""
+    neuron = layer.neuron
+    if not neuron.spiking:
+        return 1.0
+    return 1.0 / (neuron.threshold * (1 - neuron.alpha) * (1 - neuron.beta))
+
+
+def hebbian_update(layer: Layer, x: Tensor, temperature: float, anti_hebbian: bool,
+                   gain: float = 1.0) -> tuple[Tensor, Tensor]:
+    """(dW without eta, u), both in rate units (w = gain W), for inputs x [B, *in_shape]."""
+    w = layer.weight.detach() * gain
+    u = layer.synapse(x) * gain                             # [B, out] or [B, C, H, W]
+    y = torch.softmax(u / temperature, dim=1)
+    if anti_hebbian:
+        winner = torch.zeros_like(y).scatter_(1, u.argmax(dim=1, keepdim=True), 1.0)
+        y = torch.where(winner > 0, y, -y)
+    count = u.numel() // u.shape[1]                         # samples x positions
+    decay = (y * u).transpose(0, 1).reshape(u.shape[1], -1).sum(1)
+    dw = layer.weight_grad(x, y) - decay.view(-1, *([1] * (w.dim() - 1))) * w
+    return dw / count, u
+
+
+def adaptive_rate(w: Tensor, lr: float) -> Tensor:
+    """eta_k = lr |(||w_k|| - 1)|^(1/2), shaped to broadcast over w."""
+    norms = w.reshape(w.shape[0], -1).norm(dim=1)
+    return (lr * (norms - 1).abs().sqrt()).view(-1, *([1] * (w.dim() - 1)))
+
+
+@RULES.register("softhebb")
+class SoftHebbRule(Rule):
+    """Hebbian soft-WTA hidden layers, a supervised classifier on top."""
+
+    Options = SoftHebbOptions
+
+    def __init__(self, net: Network, options: SoftHebbOptions, seed: int) -> None:
+        super().__init__(net, options, seed)
+        self.loss_fn = LOSSES.get(options.loss)
+
+    def active_layers(self, epoch: int, epochs: int) -> list[bool]:
+        n = len(self.net.layers)
+        return [i == n - 1 or epoch < self.options.unsupervised_epochs for i in range(n)]
+
+    def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
+                        active: list[bool]) -> BatchResult:
+        opts = self.options
+        net = self.net
+        zero_grads(net)
+        layers = net.layers
+        n = len(layers)
+        out = layers[-1]
+        sgd = opts.classifier == "sgd"
+        metrics: BatchMetrics | None = None
+        states = None
+        rate_sums: list[Tensor | float] = [0.0] * n
+        trace: tuple = ()
+        bias_trace = 0.0
+        total: Tensor | float = 0.0
+        with torch.no_grad():
+            for x in chunks:
+                k, b = x.shape[:2]
+                if states is None:
+                    states = net.init_states(b)
+                    metrics = BatchMetrics(net, b, self.loss_fn)
+                    trace = out.neuron.init_trace((b, *out.in_shape), x.device)
+                labels_rep = labels.repeat(k)
+                inp = x
+                for i, layer in enumerate(layers[:-1]):
+                    if active[i]:
+                        rate_sums[i] = rate_sums[i] + inp.sum(0)
+                    inp, _, states[i] = layer.step(inp, states[i])
+                    metrics.record(i, layer, inp, labels_rep)
+                if sgd:
+                    with torch.enable_grad():
+                        act, _, states[-1] = out.step(inp, states[-1], differentiable=True)
+                        err = metrics.record(n - 1, out, act, labels_rep)
+                        logits = out.readout_logits(act.reshape(k * b, *out.pooled_shape))
+                        total = total + (logits * err).sum()   # d/dlogits = the closed-form error
+                else:
+                    act, membrane, states[-1] = out.step(inp, states[-1])
+                    err = metrics.record(n - 1, out, act, labels_rep)
+                    if active[-1]:
+                        delta = out.pool_adjoint(out.readout_adjoint(err)).mul_(
+                            out.neuron.derivative(membrane.reshape(k * b, *out.out_shape)))
+                        pre, trace = out.neuron.eligibility(inp, trace)
+                        out.weight.grad += out.weight_grad(pre.reshape(k * b, *out.in_shape), delta)
+                        if out.bias is not None:
+                            pb, bias_trace = out.neuron.bias_eligibility(k, bias_trace)
+                            out.bias.grad += out.bias_grad(delta.view(k, b, *out.out_shape), pb)
+                metrics.steps += k
+        if metrics is None:
+            raise ValueError("compute_updates got no input chunks")
+        scale = 1.0 / (labels.shape[0] * metrics.steps)
+        if sgd and active[-1]:
+            params = list(out.parameters())
+            grads = torch.autograd.grad(total, params)
+            for p, g in zip(params, grads):
+                p.grad.copy_(g)
+        for p in out.parameters():
+            p.grad.mul_(scale)
+        with torch.no_grad():
+            for i, layer in enumerate(layers[:-1]):
+                if active[i]:
+                    self._learn(layer, rate_sums[i] / metrics.steps)
+        return metrics.result()
+
+    def _learn(self, layer: Layer, x: Tensor) -> None:
+        opts = self.options
+        gain = drive_gain(layer) / opts.norm
+        dw, u = hebbian_update(layer, x, opts.temperature, opts.anti_hebbian, gain)
+        w = layer.weight
+        eta = adaptive_rate(w.detach() * gain, opts.lr) if opts.adaptive_lr else opts.lr
+        w.add_(eta * dw / gain)
+        if layer.bias is not None and opts.threshold_rate > 0:
+            # a LIF bias enters V at every step, a current is filtered once more by 1/(1-alpha)
+            mean_u = u.transpose(0, 1).reshape(u.shape[1], -1).mean(1) / gain
+            if layer.neuron.spiking:
+                mean_u = mean_u / (1 - layer.neuron.alpha)
+            layer.bias.mul_(1 - opts.threshold_rate).sub_(opts.threshold_rate * mean_u)
+
+
+__all__ = ["SoftHebbRule", "SoftHebbOptions", "hebbian_update", "adaptive_rate", "drive_gain"]
