@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -26,9 +27,14 @@ def _spans(steps: int, chunk: int) -> Iterator[tuple[int, int]]:
 
 @ENCODERS.register("rate")
 def rate(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator) -> Iterator[Tensor]:
-    p = x * gain
+    """Bernoulli spikes. The uniform numbers come from numpy's PCG64 seeded by one draw of
+    ``gen`` per batch: twice as fast as torch's CPU generator (the encoder was a fifth of a
+    training step), and still fully determined by ``gen`` (so resuming stays bit-exact)."""
+    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    p = (x * gain).to(torch.float32).contiguous().numpy()
     for _, k in _spans(steps, chunk):
-        yield (torch.rand((k, *x.shape), generator=gen) < p).to(torch.float32)
+        uniform = rng.random((k, *x.shape), dtype=np.float32)
+        yield torch.from_numpy(uniform < p).to(torch.float32)
 
 
 @ENCODERS.register("latency")
