@@ -13,3 +13,4 @@ RULES: Registry["type[Rule]"] = Registry("rule")
 
 from . import local  # noqa: E402,F401  (registers the rules)
 from . import bp, feedback  # noqa: E402,F401  (baselines: bp, fa, dfa, sign_symmetry)
+from . import fw_dtp, gait_prop, predictive_coding, softhebb  # noqa: E402,F401  (issue 10)
