@@ -184,7 +184,7 @@ def test_mnist_plot_time_and_recording_cost(mnist_root, tmp_path, monkeypatch):
     monkeypatch.setattr(hook.AnalysisHook, "on_epoch_end", timed)
     repo = Path(__file__).resolve().parents[1]
     config = load_experiment(repo / "experiments" / "quickstart.yaml",
-                             ["data.train_fraction=0.2", "training.threads=1", "training.progress=false",
+                             ["data.train_fraction=0.2", "training.epochs=1", "training.threads=1", "training.progress=false",
                               "record.samples=100"])
     out = tmp_path / "mnist"
     t0 = time.perf_counter()
