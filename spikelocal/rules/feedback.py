@@ -43,18 +43,17 @@ checkpoints (``state_tensors``); sign_symmetry derives its feedback from W at ev
 from __future__ import annotations
 
 import math
-from typing import Iterable, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field
 from torch import Tensor
 
 from ..layers import Layer
-from ..losses import LOSSES
 from ..network import Network
 from . import RULES
-from .base import BatchResult, Rule, zero_grads
-from .bp import BatchMetrics, OutputLossOptions
+from .bp import OutputLossOptions
+from .targets import DeltaRule, Forward
 
 _FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
 
@@ -92,12 +91,11 @@ class SignSymmetryOptions(OutputLossOptions):
     name: Literal["sign_symmetry"] = "sign_symmetry"
 
 
-class FeedbackRule(Rule):
+class FeedbackRule(DeltaRule):
     """Forward without a graph, then the output error sent down by :meth:`hidden_signals`."""
 
     def __init__(self, net: Network, options: OutputLossOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.loss_fn = LOSSES.get(options.loss)
         self.generator = torch.Generator().manual_seed(seed + _FEEDBACK_SEED)
 
     def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
@@ -108,54 +106,18 @@ class FeedbackRule(Rule):
         """Layer index -> the matrix used in place of that layer's W (fa, sign_symmetry)."""
         return {}
 
-    @torch.no_grad()
-    def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
-                        active: list[bool]) -> BatchResult:
-        net = self.net
-        zero_grads(net)
-        layers = net.layers
+    def deltas(self, fwd: Forward, lowest: int) -> list[Tensor | None]:
+        """Output error through the readout, then each hidden layer's signal from the layers
+        above (:meth:`hidden_signals`), times the layer's own derivative."""
+        layers = self.net.layers
         n = len(layers)
-        lowest = active.index(True) if any(active) else n
-        metrics: BatchMetrics | None = None
-        states = traces = None
-        bias_traces = [0.0] * n
-        for x in chunks:
-            k, b = x.shape[:2]
-            if states is None:
-                states = net.init_states(b)
-                traces = [layer.neuron.init_trace((b, *layer.in_shape), x.device) for layer in layers]
-                metrics = BatchMetrics(net, b, self.loss_fn)
-            labels_rep = labels.repeat(k)
-            inputs, membranes = [], []
-            inp = x
-            for i, layer in enumerate(layers):
-                act, membrane, states[i] = layer.step(inp, states[i])
-                err = metrics.record(i, layer, act, labels_rep)
-                inputs.append(inp)
-                membranes.append(membrane.reshape(k * b, *layer.out_shape))
-                inp = act
-            deltas: list[Tensor | None] = [None] * n
-            for i in range(n - 1, lowest - 1, -1):
-                layer = layers[i]
-                signal = (layer.readout_adjoint(err) if i == n - 1
-                          else self.hidden_signals(err, deltas, i))
-                deltas[i] = layer.pool_adjoint(signal).mul_(layer.neuron.derivative(membranes[i]))
-            for i, layer in enumerate(layers):
-                if not active[i]:
-                    continue
-                pre, traces[i] = layer.neuron.eligibility(inputs[i], traces[i])
-                layer.weight.grad += layer.weight_grad(pre.reshape(k * b, *layer.in_shape), deltas[i])
-                if layer.bias is not None:
-                    pb, bias_traces[i] = layer.neuron.bias_eligibility(k, bias_traces[i])
-                    layer.bias.grad += layer.bias_grad(deltas[i].view(k, b, *layer.out_shape), pb)
-            metrics.steps += k
-        if metrics is None:
-            raise ValueError("compute_updates got no input chunks")
-        scale = 1.0 / (labels.shape[0] * metrics.steps)
-        for layer in layers:
-            for p in layer.parameters():
-                p.grad.mul_(scale)
-        return metrics.result()
+        deltas: list[Tensor | None] = [None] * n
+        for i in range(n - 1, lowest - 1, -1):
+            layer = layers[i]
+            signal = (layer.readout_adjoint(fwd.err) if i == n - 1
+                      else self.hidden_signals(fwd.err, deltas, i))
+            deltas[i] = layer.pool_adjoint(signal).mul_(layer.neuron.derivative(fwd.membranes[i]))
+        return deltas
 
 
 @RULES.register("fa")
