@@ -39,22 +39,28 @@ FORMAT = "spikelocal-cores"
 VERSION = 1
 
 
-def _conv_block(layer: IntegerLayer, a: int, b: int, axons: np.ndarray) -> np.ndarray:
-    """Mantissas of neurons [a, b) of a conv layer onto the given axons (0 outside the window)."""
-    cin, h, w = layer.in_shape
+def _conv_taps(layer: IntegerLayer, a: int, b: int,
+               axons: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """For neurons [a, b) of a conv layer and the given axons: the (row, column) pairs of the
+    core's block that fall inside a kernel window, and the kernel index (co, ci, ky, kx) of each."""
+    _, h, w = layer.in_shape
     _, oh, ow = layer.out_shape
     k, s, p = layer.kernel, layer.stride, layer.padding
     idx = np.arange(a, b)
     co, pos = idx // (oh * ow), idx % (oh * ow)
     y, x = pos // ow, pos % ow
     ci, apos = axons // (h * w), axons % (h * w)
-    yi, xi = apos // w, apos % w
-    ky = yi[None, :] - (y * s - p)[:, None]
-    kx = xi[None, :] - (x * s - p)[:, None]
-    inside = (ky >= 0) & (ky < k) & (kx >= 0) & (kx < k)
+    ky = (apos // w)[None, :] - (y * s - p)[:, None]
+    kx = (apos % w)[None, :] - (x * s - p)[:, None]
+    r, c = np.nonzero((ky >= 0) & (ky < k) & (kx >= 0) & (kx < k))
+    return r, c, (co[r], ci[c], ky[r, c], kx[r, c])
+
+
+def _conv_block(layer: IntegerLayer, a: int, b: int, axons: np.ndarray) -> np.ndarray:
+    """Mantissas of neurons [a, b) of a conv layer onto the given axons (0 outside the window)."""
+    r, c, key = _conv_taps(layer, a, b, axons)
     block = np.zeros((b - a, axons.size), np.int64)
-    r, c = np.nonzero(inside)
-    block[r, c] = layer.weight[co[r], ci[c], ky[r, c], kx[r, c]]
+    block[r, c] = layer.weight[key]
     return block
 
 
@@ -150,17 +156,7 @@ def read_corefile(path: str | os.PathLike[str]) -> IntegerNetwork:
 def _scatter_conv(layer: IntegerLayer, a: int, b: int, axons: np.ndarray, block: np.ndarray,
                   seen: np.ndarray, path: Path, i: int) -> None:
     """Write a core's block back into the shared conv kernel, checking agreement."""
-    cin, h, w = layer.in_shape
-    _, oh, ow = layer.out_shape
-    k, s, p = layer.kernel, layer.stride, layer.padding
-    idx = np.arange(a, b)
-    co, pos = idx // (oh * ow), idx % (oh * ow)
-    y, x = pos // ow, pos % ow
-    ci, apos = axons // (h * w), axons % (h * w)
-    ky = (apos // w)[None, :] - (y * s - p)[:, None]
-    kx = (apos % w)[None, :] - (x * s - p)[:, None]
-    r, c = np.nonzero((ky >= 0) & (ky < k) & (kx >= 0) & (kx < k))
-    key = (co[r], ci[c], ky[r, c], kx[r, c])
+    r, c, key = _conv_taps(layer, a, b, axons)
     vals = block[r, c]
     old = layer.weight[key]
     layer.weight[key] = vals
