@@ -1,4 +1,6 @@
-"""Compiled time loops of the CUBA LIF neuron and of its eligibility trace (numba).
+"""Compiled time loops of the CUBA LIF neuron and of its eligibility trace (numba), of the
+integer (Loihi-style) neuron of :mod:`spikelocal.hardware.simulator`, and the rate
+encoder's compare-and-convert pass.
 
 The equations are those of :mod:`spikelocal.neurons`; these loops only fuse them. A step
 done with separate tensor operations reads and writes the whole [B, N] state several times
@@ -20,7 +22,7 @@ from torch import Tensor
 
 
 @functools.cache
-def _compiled() -> Optional[dict[str, Any]]:
+def compiled_loops() -> Optional[dict[str, Any]]:
     """The jitted loops, compiled (and cached on disk) at first use; None without numba."""
     try:
         import numba
@@ -75,13 +77,71 @@ def _compiled() -> Optional[dict[str, Any]]:
             d = one / d
             v[i] = d * d
 
-    return {"lif_steps": lif_steps, "trace_steps": trace_steps, "fast_sigmoid_inplace": fast_sigmoid_inplace}
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def bernoulli_u16(draws, thresholds, out):  # pragma: no cover
+        steps, size = draws.shape
+        one = np.float32(1.0)
+        zero = np.float32(0.0)
+        for k in range(steps):
+            for i in range(size):
+                out[k, i] = one if np.int32(draws[k, i]) < thresholds[i] else zero
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def integer_lif_steps(syn, delay, fu, fv, nbits, state_bits, thr, bias, n, out, overflow):  # pragma: no cover
+        used, size = syn.shape
+        steps = out.shape[0]
+        nb = bias.shape[0]
+        mask = (np.int64(1) << nbits) - 1
+        modulus = np.int64(1) << state_bits
+        half = modulus >> 1
+        vmax = half - 1
+        u = np.zeros(size, np.int64)
+        v = np.zeros(size, np.int64)
+        wrapped = 0
+        saturated = 0
+        for k in range(steps):
+            j = k - delay
+            arrives = 0 <= j < used
+            for i in range(size):
+                p = u[i] * fu
+                p = (p + ((p >> 63) & mask)) >> nbits
+                if arrives:
+                    p += syn[j, i]
+                if p > vmax or p < -vmax - 1:
+                    wrapped += 1
+                    p = p & (modulus - 1)         # two's complement wrap to state_bits
+                    if p >= half:
+                        p -= modulus
+                u[i] = p
+                q = v[i] * fv
+                q = (q + ((q >> 63) & mask)) >> nbits
+                q += p
+                if nb > 0:
+                    q += bias[i % n]
+                if q > vmax:
+                    saturated += 1
+                    q = vmax
+                elif q < -vmax:
+                    saturated += 1
+                    q = -vmax
+                if q > thr:
+                    out[k, i] = 1
+                    q = 0
+                else:
+                    out[k, i] = 0
+                v[i] = q
+        overflow[0] = wrapped
+        overflow[1] = saturated
+
+    return {"lif_steps": lif_steps, "trace_steps": trace_steps,
+            "fast_sigmoid_inplace": fast_sigmoid_inplace, "bernoulli_u16": bernoulli_u16,
+            "integer_lif_steps": integer_lif_steps}
 
 
 def usable(*tensors: Tensor) -> bool:
     """Whether the compiled loops can take these tensors (float32, CPU, no autograd)."""
     return all(t.dtype == torch.float32 and t.device.type == "cpu" and not t.requires_grad
-               for t in tensors) and _compiled() is not None
+               for t in tensors) and compiled_loops() is not None
 
 
 def buffer(workspace: Optional[dict[str, Tensor]], name: str, like: Tensor) -> Tensor:
@@ -109,7 +169,7 @@ def lif_steps(current: Tensor, syn: Tensor, mem: Tensor, bias: Optional[Tensor],
     membrane = buffer(workspace, "membrane", current)
     b = (np.empty(0, dtype=np.float32) if bias is None
          else bias.detach().contiguous().view(-1).numpy())
-    _compiled()["lif_steps"](current.view(steps, -1).numpy(), syn.view(-1).numpy(), mem.view(-1).numpy(), b,
+    compiled_loops()["lif_steps"](current.view(steps, -1).numpy(), syn.view(-1).numpy(), mem.view(-1).numpy(), b,
                              np.float32(alpha), np.float32(beta), np.float32(threshold), hard_reset,
                              spikes.view(steps, -1).numpy(), membrane.view(steps, -1).numpy())
     return spikes, membrane
@@ -121,12 +181,25 @@ def trace_steps(pre: Tensor, q: Tensor, p: Tensor, alpha: float, beta: float,
     steps = pre.shape[0]
     pre = pre.contiguous()
     out = buffer(workspace, "trace", pre)
-    _compiled()["trace_steps"](pre.view(steps, -1).numpy(), q.view(-1).numpy(), p.view(-1).numpy(),
+    compiled_loops()["trace_steps"](pre.view(steps, -1).numpy(), q.view(-1).numpy(), p.view(-1).numpy(),
                                np.float32(alpha), np.float32(beta), out.view(steps, -1).numpy())
     return out
 
 
+def bernoulli_u16(draws: np.ndarray, thresholds: np.ndarray) -> Tensor:
+    """Spikes (float32 0/1) where a uniform 16-bit draw [K, N] is below its int32 threshold
+    [N] (in 0..65536), in one pass: numpy's compare and torch's bool-to-float conversion
+    took three passes and most of the rate encoder's time."""
+    out = np.empty(draws.shape, dtype=np.float32)
+    compiled = compiled_loops()
+    if compiled is None:
+        np.less(draws, thresholds, out=out, casting="unsafe")
+    else:
+        compiled["bernoulli_u16"](draws, thresholds, out)
+    return torch.from_numpy(out)
+
+
 def fast_sigmoid_(membrane: Tensor, threshold: float, slope: float) -> Tensor:
     """Overwrite a contiguous ``membrane`` with 1 / (slope |V - threshold| + 1)^2, in one pass."""
-    _compiled()["fast_sigmoid_inplace"](membrane.view(-1).numpy(), np.float32(threshold), np.float32(slope))
+    compiled_loops()["fast_sigmoid_inplace"](membrane.view(-1).numpy(), np.float32(threshold), np.float32(slope))
     return membrane

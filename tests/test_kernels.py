@@ -9,7 +9,7 @@ from spikelocal import kernels
 from spikelocal.config import NeuronConfig
 from spikelocal.neurons import SURROGATES, CubaLIF
 
-pytestmark = pytest.mark.skipif(kernels._compiled() is None, reason="numba not installed")
+pytestmark = pytest.mark.skipif(kernels.compiled_loops() is None, reason="numba not installed")
 
 
 @pytest.mark.parametrize("reset", ["hard", "subtract"])

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import kernels
 from .fixed_point import IntegerLayer, IntegerNetwork
 
 _F32_EXACT = 2 ** 24
@@ -102,17 +103,38 @@ def run_layer(layer: IntegerLayer, net: IntegerNetwork, spikes_in: np.ndarray, s
         syn <<= tgt.activation_shift
     unity, nbits = tgt.decay_unity, tgt.decay_bits
     fu, fv = unity - (layer.du + 1), unity - layer.dv
-    vmax = tgt.state_max
-    wrap = 64 - tgt.state_bits
     thr = layer.vth << tgt.activation_shift
     bias = layer.bias_value()
     if bias is not None and len(layer.out_shape) == 3:
         bias = np.repeat(bias, int(np.prod(layer.out_shape[1:])))
+    out = np.zeros((t, b, n), np.uint8)
+    compiled = kernels.compiled_loops()
+    if compiled is not None:  # one compiled pass; the numpy loop below is its reference
+        overflow = np.zeros(2, np.int64)
+        compiled["integer_lif_steps"](
+            syn.reshape(syn.shape[0], b * n), delay, fu, fv, nbits, tgt.state_bits, thr,
+            np.zeros(0, np.int64) if bias is None else bias.astype(np.int64), n,
+            out.reshape(t, b * n), overflow)
+        if check_overflow:
+            info["u_wrapped"], info["v_saturated"] = int(overflow[0]), int(overflow[1])
+        return out, info
+    return neuron_steps_numpy(syn, delay, fu, fv, nbits, tgt.state_bits, thr, bias, out, info,
+                              check_overflow), info
+
+
+def neuron_steps_numpy(syn: np.ndarray, delay: int, fu: int, fv: int, nbits: int, state_bits: int,
+                       thr: int, bias: Optional[np.ndarray], out: np.ndarray, info: dict[str, int],
+                       check_overflow: bool) -> np.ndarray:
+    """The neuron's time loop in numpy operations on [B, N] int64 state (the reference of
+    the compiled loop in :mod:`spikelocal.kernels`, and the path without numba)."""
+    t, b, n = out.shape
+    used = syn.shape[0]
+    vmax = 2 ** (state_bits - 1) - 1
+    wrap = 64 - state_bits
     u = np.zeros((b, n), np.int64)
     v = np.zeros((b, n), np.int64)
     tmp = np.empty((b, n), np.int64)
     fired = np.empty((b, n), bool)
-    out = np.zeros((t, b, n), np.uint8)
     for k in range(t):
         u *= fu
         _trunc_shift(u, nbits, tmp)
@@ -133,7 +155,7 @@ def run_layer(layer: IntegerLayer, net: IntegerNetwork, spikes_in: np.ndarray, s
         np.greater(v, thr, out=fired)
         out[k] = fired
         np.putmask(v, fired, 0)
-    return out, info
+    return out
 
 
 def simulate_integer(net: IntegerNetwork, input_spikes: np.ndarray, drain: Optional[int] = None,

@@ -99,13 +99,15 @@ class LocalRule(Rule):
             inp = x
             for i, layer in enumerate(layers):
                 act, membrane, states[i] = layer.step(inp, states[i], workspace=self._workspaces[i][0])
-                counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
-                if chunk_window:
-                    logits = layer.readout_logits(act.mean(0))
+                if chunk_window:  # one pass over the chunk: its sum gives counts and mean
+                    chunk_sum = act.sum(0)
+                    counts[i] += chunk_sum.reshape(b, -1).sum(1)
+                    logits = layer.readout_logits(chunk_sum.div_(k))
                     logits_sum[i] += logits * k
                     loss, err = self.loss_fn(logits, labels)
                     loss_sum[i] += float(loss) * k
                 else:
+                    counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
                     logits = layer.readout_logits(act.reshape(k * b, *layer.pooled_shape))
                     logits_sum[i] += logits.view(k, b, -1).sum(0)
                     loss, err = self.loss_fn(logits, labels_rep)
