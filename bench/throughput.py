@@ -437,11 +437,11 @@ def main() -> None:
     tmpdir.cleanup()
     summary = _summarise(records, steps)
     roof["summary"] = summary
+    if args.json:  # a list of records; the roofline record carries the machine and the summary
+        _write(args.json, records)  # before printing: a closed stdout (| head) loses nothing
     print()
     print(_table(records))
     print(json.dumps({"machine": machine, **summary}, indent=1))
-    if args.json:  # a list of records; the roofline record carries the machine and the summary
-        _write(args.json, records)
 
 
 def _write(path: Path, records: list[dict[str, Any]]) -> None:
