@@ -44,12 +44,16 @@ def test_rate_is_determined_by_the_generator_and_independent_of_the_chunking():
     assert torch.equal(_encode("rate", odd, 9, 9), _encode("rate", odd, 9, 5))
 
 
-def test_compiled_compare_equals_numpy():
+def test_compiled_compare_and_the_path_without_numba_equal_numpy(monkeypatch):
+    import spikelocal.kernels as kernels
+
     rng = np.random.default_rng(0)
-    draws = rng.integers(0, 65536, size=(5, 1000), dtype=np.uint16)
+    draws = rng.integers(0, 65536, size=(5, 1001), dtype=np.uint16)[:, :1000]  # a strided view
     thresholds = rng.integers(0, 65537, size=1000).astype(np.int32)
     thresholds[:3] = [0, 65536, 1]
     expected = (draws.astype(np.int64) < thresholds).astype(np.float32)
+    assert np.array_equal(bernoulli_u16(draws, thresholds).numpy(), expected)
+    monkeypatch.setattr(kernels, "compiled_loops", lambda: None)
     assert np.array_equal(bernoulli_u16(draws, thresholds).numpy(), expected)
 
 
