@@ -53,7 +53,7 @@ def require_spiking(net: Network, fmt: str, allowed_rate: Iterable[str] = ()) ->
             supported = ", ".join(["lif"] + sorted(allowed))
             raise ExportError(
                 f"{layer_name(i)}: {fmt} cannot express a {kind!r} (rate) neuron; "
-                f"it supports {supported} neurons (this is a rate network: export it as a spiking one)"
+                f"it supports {supported} neurons (train the network with those neurons to export it)"
             )
 
 
