@@ -153,7 +153,7 @@ def main() -> None:
         {"kind": "dense", "units": 10}], weight_scale=args.weight_scale)
     net = Network(cfg, (784,), 10, seed=args.seed)
     model = SnnTorchMLP(net)
-    rule = BPRule(net, BPOptions(), seed=args.seed)
+    rule = BPRule(net, BPOptions(window="step"), seed=args.seed)   # snnTorch: CE at every step
     opt_ours = torch.optim.Adamax(net.parameters(), lr=args.lr)
     opt_theirs = torch.optim.Adamax(model.parameters(), lr=args.lr)
 

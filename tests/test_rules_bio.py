@@ -199,12 +199,15 @@ def test_softhebb_spiking_reads_rates_and_sgd_classifier_trains(tmp_path):
     from spikelocal.train import run
 
     torch.set_num_threads(1)
-    # the tiny LIF net is silent at init: a weight norm R = 4 (rate units) makes it fire
-    cfg = tiny_config(spiking=True, conv=True, training__epochs=3,
-                      rule={"name": "softhebb", "classifier": "sgd", "lr": 0.5, "norm": 4.0})
-    summary = run(cfg, tmp_path / "r", progress=False)
-    assert min(summary["layer_rate"]) > 0
-    assert summary["test_accuracy"] > 0.4                 # 4 classes: chance is 0.25
+    # the tiny LIF net is silent at init: a weight norm R = 4 (rate units) makes it fire.
+    # Three seeds, every one must learn: one seed alone passes or fails by luck (seed 0 at
+    # 0.47, seeds 1 and 2 at 0.25 and 0.28 with the second Hebbian layer silent).
+    for seed in range(3):
+        cfg = tiny_config(spiking=True, conv=True, training__epochs=3, seed=seed,
+                          rule={"name": "softhebb", "classifier": "sgd", "lr": 0.5, "norm": 4.0})
+        summary = run(cfg, tmp_path / f"r{seed}", progress=False)
+        assert min(summary["layer_rate"]) > 0, f"seed {seed}: a silent layer"
+        assert summary["test_accuracy"] > 0.4, f"seed {seed}"   # 4 classes: chance is 0.25
 
 
 # ------------------------------------------------------------------ training + errors -

@@ -37,9 +37,13 @@ def _spike(u: torch.Tensor, slope: float) -> torch.Tensor:
     return (u > 0).float() + smooth - smooth.detach()
 
 
-def _reference(net: Network, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-    """Gradient of mean_{t,b} CE(output_scale * s_L(t), y) through time, by autograd."""
+def _reference(net: Network, x: torch.Tensor, y: torch.Tensor, window: str = "step",
+               chunk: int = 3) -> list[torch.Tensor]:
+    """Gradient through time, by autograd, of 1/(B T) times either sum_{t,b} CE(z_L(t), y)
+    (``step``) or sum_{c,b} K_c CE(mean_{t in c} z_L(t), y) over chunks of ``chunk`` steps
+    (``chunk``), with z_L = output_scale * s_L."""
     steps, b = x.shape[:2]
+    chunk_logits: list[torch.Tensor] = []
     neuron = net.layers[0].neuron
     states = [(torch.zeros(b, *l.out_shape), torch.zeros(b, *l.out_shape)) for l in net.layers]
     total = 0.0
@@ -68,22 +72,30 @@ def _reference(net: Network, x: torch.Tensor, y: torch.Tensor) -> list[torch.Ten
                 out = F.avg_pool2d(out, layer.cfg.pool) * layer.cfg.pool ** 2
             inp = out
         logits = inp.reshape(b, -1) @ net.layers[-1].readout.t()
-        total = total + F.cross_entropy(logits, y, reduction="sum")
+        if window == "step":
+            total = total + F.cross_entropy(logits, y, reduction="sum")
+            continue
+        chunk_logits.append(logits)
+        if len(chunk_logits) == chunk or t == steps - 1:
+            k = len(chunk_logits)
+            total = total + k * F.cross_entropy(torch.stack(chunk_logits).mean(0), y, reduction="sum")
+            chunk_logits = []
     params = [p for layer in net.layers for p in (layer.weight, layer.bias) if p is not None]
     return list(torch.autograd.grad(total / (b * steps), params))
 
 
+@pytest.mark.parametrize("window", ["step", "chunk"])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 @pytest.mark.parametrize("neuron,reset", [("lif", "hard"), ("lif", "subtract"), ("relu", "hard")])
-def test_bp_equals_autograd_reference(kind, neuron, reset):
+def test_bp_equals_autograd_reference(kind, neuron, reset, window):
     torch.manual_seed(0)
     net = _net(kind, neuron, reset)
-    steps = 7 if neuron == "lif" else 1
+    steps = 7 if neuron == "lif" else 1   # chunks of 3, 3 and 1 steps
     x = (torch.rand(steps, 5, *net.input_shape) < 0.5).float() if neuron == "lif" else torch.rand(1, 5, *net.input_shape)
     y = torch.tensor([0, 1, 2, 1, 0])
-    rule = BPRule(net, BPOptions(), seed=0)
+    rule = BPRule(net, BPOptions(window=window), seed=0)
     result = rule.compute_updates(iter(x.split(3)), y, [True] * len(net.layers))
-    ref = _reference(net, x, y)
+    ref = _reference(net, x, y, window)
     assert all(c.sum() > 0 for c in result.spike_counts)
     ours = [p.grad for layer in net.layers for p in (layer.weight, layer.bias) if p is not None]
     for got, want in zip(ours, ref):

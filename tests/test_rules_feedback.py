@@ -97,9 +97,11 @@ def test_dfa_with_output_weights_is_bp_for_one_hidden_layer(kind):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
 
 
-def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, direct: bool):
+def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, direct: bool,
+                     window: str = "step", chunk: int = 4):
     """Step by step: delta_L = G^T e * f'(V_L); delta_l from delta_{l+1} through B (fa) or
-    from e (dfa); dW += delta outer P with Q = alpha Q + s_in, P = beta P + Q."""
+    from e (dfa); dW += delta outer P with Q = alpha Q + s_in, P = beta P + Q. e is the error
+    of the step's output (``step``) or of the output averaged over its chunk (``chunk``)."""
     steps, b = x.shape[:2]
     nrn = net.layers[0].neuron
     n = len(net.layers)
@@ -107,8 +109,8 @@ def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, d
     mem = [torch.zeros(b, l.weight.shape[0]) for l in net.layers]
     q = [torch.zeros(b, l.weight.shape[1]) for l in net.layers]
     p = [torch.zeros(b, l.weight.shape[1]) for l in net.layers]
-    dw = [torch.zeros_like(l.weight) for l in net.layers]
     onehot = torch.eye(3)[y]
+    record = []   # per step: membranes, eligibility traces, output logits
     for t in range(steps):
         inp = x[t].reshape(b, -1)
         vs, ins = [], []
@@ -124,7 +126,14 @@ def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, d
             vs.append(v)
             ins.append(p[i].clone())
             inp = s
-        e = torch.softmax(inp @ net.layers[-1].readout.t(), 1) - onehot
+        record.append((vs, ins, inp @ net.layers[-1].readout.t()))
+    errors = []
+    for start in range(0, steps, chunk if window == "chunk" else 1):
+        stop = min(start + (chunk if window == "chunk" else 1), steps)
+        mean_logits = torch.stack([record[t][2] for t in range(start, stop)]).mean(0)
+        errors += [torch.softmax(mean_logits, 1) - onehot] * (stop - start)
+    dw = [torch.zeros_like(l.weight) for l in net.layers]
+    for (vs, ins, _), e in zip(record, errors):
         fprime = [1 / (nrn.slope * (v - nrn.threshold).abs() + 1) ** 2 for v in vs]
         delta = [None] * n
         delta[-1] = (e @ net.layers[-1].readout) * fprime[-1]
@@ -136,14 +145,14 @@ def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, d
     return [d / (b * steps) for d in dw]
 
 
-@pytest.mark.parametrize("rule_cls,options,direct", [(FARule, FAOptions(), False), (DFARule, DFAOptions(), True),
-                                                     (SignSymmetryRule, SignSymmetryOptions(), False)])
-def test_spiking_time_local_update_matches_hand_computation(rule_cls, options, direct):
+@pytest.mark.parametrize("window", ["step", "chunk"])
+@pytest.mark.parametrize("rule_cls,direct", [(FARule, False), (DFARule, True), (SignSymmetryRule, False)])
+def test_spiking_time_local_update_matches_hand_computation(rule_cls, direct, window):
     net = _net("dense", "lif")
     x = _input(net, steps=9)
-    rule = rule_cls(net, options, seed=0)
+    rule = rule_cls(net, rule_cls.Options(window=window), seed=0)
     feedback = (rule.feedback if hasattr(rule, "feedback") else rule.feedback_matrices())
-    want = _hand_time_local(net, x, Y, feedback, direct)
+    want = _hand_time_local(net, x, Y, feedback, direct, window, chunk=4)
     got = _grads(rule, x, Y, chunk=4)
     for layer, g in zip(net.layers, want):
         torch.testing.assert_close(layer.weight.grad, g, rtol=1e-4, atol=1e-6)
@@ -172,7 +181,7 @@ def test_feedback_is_seeded_and_stored_in_checkpoints(tmp_path):
 
 
 @pytest.mark.parametrize("rule,fragment", [
-    ({"name": "fa", "mode": "layerwise"}, "rule 'fa' takes: name, loss, feedback_scale"),
+    ({"name": "fa", "mode": "layerwise"}, "rule 'fa' takes: name, loss, window, feedback_scale"),
     ({"name": "sign_symmetry", "feedback_scale": 2.0}, "rule.feedback_scale"),
     ({"name": "bp", "loss": "hinge"}, "rule.loss"),
     ({"name": "backprop"}, "unknown rule"),

@@ -5,10 +5,18 @@ Rumelhart, Hinton & Williams 1986; for spiking networks Neftci, Mostafa & Zenke,
 surrogate derivative as the local rule, :mod:`spikelocal.neurons`).
 
 The loss every non-local rule minimises is the OUTPUT layer's loss, exactly the loss of the
-local rule's output layer: the closed-form loss of :mod:`spikelocal.losses` on
-``readout_logits`` of the last layer at every time step, averaged over batch and time::
+local rule's output layer with the same ``window`` (:mod:`spikelocal.rules.local`): the
+closed-form loss of :mod:`spikelocal.losses` on ``readout_logits`` of the last layer,
+averaged over batch and time. ``window: chunk`` (the default, as for ``local``) scores the
+activity averaged over each chunk of K steps, weighted by K; ``window: step`` scores every
+time step (DECOLLE's and snnTorch's per-step loss)::
 
-    L = 1/(B T) sum_{t,b} loss(z_L(t), y)
+    chunk: L = 1/(B T) sum_{c,b} K_c loss(G_L mean_{t in c} r_L(t), y)
+    step:  L = 1/(B T) sum_{t,b} loss(G_L r_L(t), y)
+
+For a rate network (T = 1) both are the same loss. Because the readout is linear, the error
+of the chunk loss at every step of the chunk is the chunk's error e(c), so every rule below
+sees a per-step error either way (:meth:`BatchMetrics.record`).
 
 ``bp`` differentiates L with autograd through the whole sequence (``layer.step(...,
 differentiable=True)``; the graph spans all chunks, so memory grows with T, which is the
@@ -20,6 +28,8 @@ from __future__ import annotations
 
 from typing import Iterable, Literal
 
+from pydantic import Field
+
 import torch
 from torch import Tensor
 
@@ -29,13 +39,16 @@ from ..network import Network
 from . import RULES
 from .base import BatchResult, Rule, RuleOptions, zero_grads
 
+Window = Literal["chunk", "step"]
+
 
 class BatchMetrics:
     """Per-layer readout scores, losses and spike counts of one batch (what the trainer logs)."""
 
-    def __init__(self, net: Network, batch: int, loss_fn: LossFn) -> None:
+    def __init__(self, net: Network, batch: int, loss_fn: LossFn, window: Window = "step") -> None:
         n = len(net.layers)
         self.loss_fn = loss_fn
+        self.window = window
         self.batch = batch
         self.logits = [torch.zeros(batch, net.num_classes) for _ in range(n)]
         self.loss = [0.0] * n
@@ -43,12 +56,21 @@ class BatchMetrics:
         self.steps = 0
 
     def record(self, i: int, layer: Layer, act: Tensor, labels_rep: Tensor) -> Tensor:
-        """Add layer i's K steps of activity [K, B, ...]; return its readout error [K*B, C]."""
+        """Add layer i's K steps of activity [K, B, ...]; return its readout error [K*B, C].
+
+        With ``window == "chunk"`` the error is the chunk loss's error, the same at each of
+        the K steps (rows repeat with the step, as ``labels_rep`` does)."""
         act = act.detach()
         k, b = act.shape[:2]
+        self.counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
+        if self.window == "chunk":
+            logits = layer.readout_logits(act.mean(0).reshape(b, *layer.pooled_shape))
+            self.logits[i] += logits * k
+            loss, err = self.loss_fn(logits, labels_rep[:b])
+            self.loss[i] += float(loss) * k
+            return err.repeat(k, 1)
         logits = layer.readout_logits(act.reshape(k * b, *layer.pooled_shape))
         self.logits[i] += logits.view(k, b, -1).sum(0)
-        self.counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
         loss, err = self.loss_fn(logits, labels_rep)
         self.loss[i] += float(loss)
         return err
@@ -62,6 +84,8 @@ class OutputLossOptions(RuleOptions):
     """Options of the rules that minimise the output layer's loss."""
 
     loss: Literal["ce", "mse", "smooth_l1"] = "ce"
+    window: Window = Field("chunk", description="what the output loss scores: the activity "
+                           "averaged over each chunk ('chunk', as the local rule) or every step")
 
 
 class BPOptions(OutputLossOptions):
@@ -91,7 +115,7 @@ class BPRule(Rule):
                 k, b = x.shape[:2]
                 if states is None:
                     states = net.init_states(b)
-                    metrics = BatchMetrics(net, b, self.loss_fn)
+                    metrics = BatchMetrics(net, b, self.loss_fn, self.options.window)
                 labels_rep = labels.repeat(k)
                 inp = x
                 for i, layer in enumerate(layers):

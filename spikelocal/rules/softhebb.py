@@ -124,7 +124,7 @@ class SoftHebbRule(Rule):
                 k, b = x.shape[:2]
                 if states is None:
                     states = net.init_states(b)
-                    metrics = BatchMetrics(net, b, self.loss_fn)
+                    metrics = BatchMetrics(net, b, self.loss_fn, self.options.window)
                     trace = out.neuron.init_trace((b, *out.in_shape), x.device)
                 labels_rep = labels.repeat(k)
                 inp = x

@@ -77,7 +77,7 @@ class DeltaRule(Rule):
             if states is None:
                 states = net.init_states(b)
                 traces = [layer.neuron.init_trace((b, *layer.in_shape), x.device) for layer in layers]
-                metrics = BatchMetrics(net, b, self.loss_fn)
+                metrics = BatchMetrics(net, b, self.loss_fn, self.options.window)
             labels_rep = labels.repeat(k)
             inputs, acts, membranes = [], [], []
             inp = x
