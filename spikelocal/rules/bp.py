@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from typing import Iterable, Literal
 
-from pydantic import Field
-
 import torch
+from pydantic import Field
 from torch import Tensor
 
 from ..layers import Layer
@@ -45,7 +44,7 @@ Window = Literal["chunk", "step"]
 class BatchMetrics:
     """Per-layer readout scores, losses and spike counts of one batch (what the trainer logs)."""
 
-    def __init__(self, net: Network, batch: int, loss_fn: LossFn, window: Window = "step") -> None:
+    def __init__(self, net: Network, batch: int, loss_fn: LossFn, window: Window) -> None:
         n = len(net.layers)
         self.loss_fn = loss_fn
         self.window = window
