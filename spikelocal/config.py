@@ -368,6 +368,12 @@ def _validate_rule(config: ExperimentConfig, source: str, lines: dict[KeyPath, i
                 raise ConfigError(
                     f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: rule.name: rule {name!r} cannot "
                     f"train network.layers.{i} ({need}); it trains: {', '.join(rule_cls.supports)}")
+        if rule_cls.requires_bias(i, len(layers), family == "spiking"):
+            if layer.bias is False:
+                raise ConfigError(
+                    f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: network.layers.{i}.bias: rule "
+                    f"{name!r} needs a bias on this layer (remove `bias: false` or set it true)")
+            layer.bias = True
 
 
 def resolve_experiment(

@@ -47,6 +47,12 @@ class Rule(ABC):
         self.options = options
         self.seed = seed
 
+    @classmethod
+    def requires_bias(cls, index: int, count: int, spiking: bool) -> bool:
+        """Whether layer ``index`` of ``count`` needs a bias under this rule. The config then
+        turns an unset ``bias`` on and rejects ``bias: false`` (naming the key) at load time."""
+        return False
+
     @abstractmethod
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
                         active: list[bool]) -> BatchResult:

@@ -27,12 +27,20 @@ for rate nets). Spiking networks: x is the mean input per step over the T steps 
 (rates) and u = W x is scaled to rate units by the LIF DC gain over the threshold (the
 factor of the layer's init), so that the Hebbian update is one per sample as for a rate
 network and ||w|| -> 1 means the same drive for any time constants. ``norm`` R (default
-1) rescales the whole rule to the fixed point ||w_k|| = R (the update is that of w / R): a
-LIF neuron driven by u <= ||x|| ||w|| only fires when the drive exceeds its threshold, so
-spiking layers need R > 1.
+1) rescales the whole rule to the fixed point ||w_k|| = R (the update is that of w / R).
+A spiking layer's threshold cannot follow its mean drive as the rate layer's does: the
+drive of a layer whose input fires at a few percent is far below the LIF threshold, and
+such a layer stays silent (the defect this replaced: two Hebbian LIF layers, the second
+silent). Its bias instead holds a firing rate (intrinsic plasticity):
+b_k <- b_k + rho (r* - r_k) / r* theta (1 - beta), r_k neuron (or channel) k's spikes per
+step over the batch, r* = ``target_rate``; theta (1 - beta) is the bias that alone holds V
+at the threshold. Spiking Hebbian layers therefore get a bias: an unset ``bias`` is turned
+on when the experiment loads (so the saved config.yaml says so), ``bias: false`` is an
+error. A short unsupervised phase needs a large rho (0.5 for 16 batches).
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Literal
 
 import torch
@@ -57,6 +65,7 @@ class SoftHebbOptions(OutputLossOptions):
     threshold_rate: float = Field(0.1, ge=0, le=1, description="homeostatic threshold rate rho; 0: off")
     classifier: Literal["local", "sgd"] = "local"
     norm: float = Field(1.0, gt=0, description="weight norm R the rule converges to (in rate units)")
+    target_rate: float = Field(0.1, gt=0, lt=1, description="spiking layers: firing rate per step the homeostatic threshold holds")
 
 
 def drive_gain(layer: Layer) -> float:
@@ -100,6 +109,11 @@ class SoftHebbRule(Rule):
         super().__init__(net, options, seed)
         self.loss_fn = LOSSES.get(options.loss)
 
+    @classmethod
+    def requires_bias(cls, index: int, count: int, spiking: bool) -> bool:
+        """Spiking Hebbian layers: the bias is the rate-holding threshold (module docstring)."""
+        return spiking and index < count - 1
+
     def active_layers(self, epoch: int, epochs: int) -> list[bool]:
         n = len(self.net.layers)
         return [i == n - 1 or epoch < self.options.unsupervised_epochs for i in range(n)]
@@ -116,6 +130,7 @@ class SoftHebbRule(Rule):
         metrics: BatchMetrics | None = None
         states = None
         rate_sums: list[Tensor | float] = [0.0] * n
+        out_sums: list[Tensor | float] = [0.0] * n
         trace: tuple = ()
         bias_trace = 0.0
         total: Tensor | float = 0.0
@@ -132,6 +147,8 @@ class SoftHebbRule(Rule):
                     if active[i]:
                         rate_sums[i] = rate_sums[i] + inp.sum(0)
                     inp, _, states[i] = layer.step(inp, states[i])
+                    if active[i] and layer.neuron.spiking:
+                        out_sums[i] = out_sums[i] + inp.sum(0)
                     metrics.record(i, layer, inp, labels_rep)
                 if sgd:
                     with torch.enable_grad():
@@ -164,22 +181,37 @@ class SoftHebbRule(Rule):
         with torch.no_grad():
             for i, layer in enumerate(layers[:-1]):
                 if active[i]:
-                    self._learn(layer, rate_sums[i] / metrics.steps)
+                    self._learn(layer, rate_sums[i] / metrics.steps, out_sums[i], metrics.steps)
         return metrics.result()
 
-    def _learn(self, layer: Layer, x: Tensor) -> None:
+    def _learn(self, layer: Layer, x: Tensor, out_sum: Tensor | float, steps: int) -> None:
         opts = self.options
         gain = drive_gain(layer) / opts.norm
         dw, u = hebbian_update(layer, x, opts.temperature, opts.anti_hebbian, gain)
         w = layer.weight
         eta = adaptive_rate(w.detach() * gain, opts.lr) if opts.adaptive_lr else opts.lr
         w.add_(eta * dw / gain)
-        if layer.bias is not None and opts.threshold_rate > 0:
-            # a LIF bias enters V at every step, a current is filtered once more by 1/(1-alpha)
+        if layer.bias is None or opts.threshold_rate == 0:
+            return
+        if layer.neuron.spiking:
+            layer.bias.add_(spiking_threshold_step(layer, out_sum, steps, opts))
+        else:
             mean_u = u.transpose(0, 1).reshape(u.shape[1], -1).mean(1) / gain
-            if layer.neuron.spiking:
-                mean_u = mean_u / (1 - layer.neuron.alpha)
             layer.bias.mul_(1 - opts.threshold_rate).sub_(opts.threshold_rate * mean_u)
+
+
+def spiking_threshold_step(layer: Layer, out_sum: Tensor, steps: int, opts: SoftHebbOptions) -> Tensor:
+    """Bias change of a spiking Hebbian layer: rho (r* - r_k) / r* theta (1 - beta).
+
+    r_k is neuron (conv: channel) k's firing rate per step over the batch, ``out_sum`` the
+    layer's pooled spikes [B, *pooled_shape] summed over ``steps`` steps (sum pooling keeps
+    the count). theta (1 - beta) is the bias that alone holds V at the threshold, so a silent
+    layer gets there within 1 / rho batches."""
+    neurons_per_channel = out_sum.shape[0] * math.prod(layer.out_shape[1:])   # batch x positions
+    per_channel = out_sum.transpose(0, 1).reshape(out_sum.shape[1], -1).sum(1)
+    rate = per_channel / (neurons_per_channel * steps)
+    nrn = layer.neuron
+    return opts.threshold_rate * (opts.target_rate - rate) / opts.target_rate * nrn.threshold * (1 - nrn.beta)
 
 
 __all__ = ["SoftHebbRule", "SoftHebbOptions", "hebbian_update", "adaptive_rate", "drive_gain"]
