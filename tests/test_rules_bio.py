@@ -142,6 +142,19 @@ def test_predictive_coding_equilibrium_approaches_bp_and_stops_at_tolerance():
     _close(got, ref, rtol=2e-2, atol=1e-4)
 
 
+def test_predictive_coding_spiking_net_infers_before_stopping():
+    """A silent LIF net sends dF/dx ~ 1e-3 rms(eps_L) down (the init factor of its weights);
+    the stopping rule is relative to the first step's dF/dx, so inference still runs and the
+    hidden layer gets an error (with a criterion relative to rms(eps_L) it stopped at step 0,
+    the hidden error was 0 and spiking nets stayed silent at chance)."""
+    net = _net(hidden=6, neuron="lif")
+    rule = PredictiveCodingRule(net, PredictiveCodingOptions(iterations=5), seed=0)
+    x = (torch.rand(6, 5, 4, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    grads = _grads(rule, x)
+    assert rule.pop_iterations() == [5]
+    assert grads[0].abs().sum() > 0                       # layer 1's weights get an error
+
+
 # ------------------------------------------------------------------ softhebb ---------
 def _hebb_reference(w, x, tau, lr):
     """Per-neuron loop of dw_k = eta_k yhat_k (x - u_k w_k), averaged over rows of x [M, D]."""
