@@ -214,4 +214,5 @@ def spiking_threshold_step(layer: Layer, out_sum: Tensor, steps: int, opts: Soft
     return opts.threshold_rate * (opts.target_rate - rate) / opts.target_rate * nrn.threshold * (1 - nrn.beta)
 
 
-__all__ = ["SoftHebbRule", "SoftHebbOptions", "hebbian_update", "adaptive_rate", "drive_gain"]
+__all__ = ["SoftHebbRule", "SoftHebbOptions", "hebbian_update", "adaptive_rate", "drive_gain",
+           "spiking_threshold_step"]
