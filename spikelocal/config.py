@@ -360,19 +360,19 @@ def _validate_rule(config: ExperimentConfig, source: str, lines: dict[KeyPath, i
         raise ConfigError(msg) from None
     config.rule = options.model_dump(mode="json")
     layers = config.network.layers
+    where = f"{source}:{line_of(lines, ('rule', 'name')) or '?'}"
     for i, layer in enumerate(layers):
         last = config.network.output_neuron if i == len(layers) - 1 else None
         family = "spiking" if (layer.neuron or last or config.network.neuron).spiking else "rate"
         for need in (layer.kind, family):
             if need not in rule_cls.supports:
                 raise ConfigError(
-                    f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: rule.name: rule {name!r} cannot "
-                    f"train network.layers.{i} ({need}); it trains: {', '.join(rule_cls.supports)}")
+                    f"{where}: rule.name: rule {name!r} cannot train network.layers.{i} ({need}); "
+                    f"it trains: {', '.join(rule_cls.supports)}")
         if rule_cls.requires_bias(i, len(layers), family == "spiking"):
             if layer.bias is False:
-                raise ConfigError(
-                    f"{source}:{line_of(lines, ('rule', 'name')) or '?'}: network.layers.{i}.bias: rule "
-                    f"{name!r} needs a bias on this layer (remove `bias: false` or set it true)")
+                raise ConfigError(f"{where}: network.layers.{i}.bias: rule {name!r} needs a bias on this "
+                                  f"layer (remove `bias: false` or set it true)")
             layer.bias = True
 
 
