@@ -36,7 +36,12 @@ b_k <- b_k + rho (r* - r_k) / r* theta (1 - beta), r_k neuron (or channel) k's s
 step over the batch, r* = ``target_rate``; theta (1 - beta) is the bias that alone holds V
 at the threshold. Spiking Hebbian layers therefore get a bias: an unset ``bias`` is turned
 on when the experiment loads (so the saved config.yaml says so), ``bias: false`` is an
-error. A short unsupervised phase needs a large rho (0.5 for 16 batches).
+error. A short unsupervised phase needs a large rho (0.5 for 16 batches). Why r* = 0.05 by
+default: at T = 10 a rate of 0.1 is one spike per neuron and sample, which the bias alone
+produces, so every neuron fired once whatever the input (a linear probe of the counts of a
+784-200 LIF layer: 28 %) and a linear classifier on them reached 18 %; at 0.05 (half a
+spike) only the neurons that the input drives fire: 82.6 % (20 % of MNIST, 2 epochs),
+86.9 % on all of it in 3 epochs (README).
 """
 from __future__ import annotations
 
@@ -65,7 +70,7 @@ class SoftHebbOptions(OutputLossOptions):
     threshold_rate: float = Field(0.1, ge=0, le=1, description="homeostatic threshold rate rho; 0: off")
     classifier: Literal["local", "sgd"] = "local"
     norm: float = Field(1.0, gt=0, description="weight norm R the rule converges to (in rate units)")
-    target_rate: float = Field(0.1, gt=0, lt=1, description="spiking layers: firing rate per step the homeostatic threshold holds")
+    target_rate: float = Field(0.05, gt=0, lt=1, description="spiking layers: firing rate per step the homeostatic threshold holds")
 
 
 def drive_gain(layer: Layer) -> float:
