@@ -6,9 +6,11 @@ tell a defect of spikelocal's rule from a property of the task, this script rebu
 layers as Journé et al. (ICLR 2023) configure them in their published presets (facts, not
 code): input of each block standardised per channel (batch norm without affine), conv with
 reflect padding, a soft WTA softmax(u * t_inv) over channels with anti-Hebbian non-winners,
-dw = yx - (y . u) w divided by its largest entry, per-neuron rate lr |r_k - 1|^0.5 from an
-initial radius r = 25 (uniform positive init), then triangle activation relu(u - mean_c u)^p
-and max pooling 4/2/1. Layer 1: 96 x 5x5, t_inv 1, lr 0.08, p 0.7; layer 2: 384 x 3x3,
+dw = yx - (y . u) w divided by its largest entry, per-neuron rate lr |r_k - 1|^0.5 (lr held
+constant) from an initial radius of 25 (the
+presets' ``radius``; uniform positive init scaled to it - how the paper's code maps that
+value to its init is not checked), then triangle activation relu(u - mean_c u)^p and max
+pooling 4/2/1. Layer 1: 96 x 5x5, t_inv 1, lr 0.08, p 0.7; layer 2: 384 x 3x3,
 t_inv 0.65, lr 0.005, p 1.4. Each layer learns for one epoch (batches of 10) after the one
 below it; a linear classifier (dropout 0.5, Adam 1e-3, cosine) is then trained on the top
 block's features. ``--random`` keeps the same architecture with the initial random filters
@@ -17,7 +19,7 @@ scaled to the rule's fixed point ||w|| = 1.
     SPIKELOCAL_DATA=../shared/data python bench/softhebb_random_control.py [--layers 1] [--random]
 
 Prints the test accuracy after each classifier epoch. One thread; 2 layers: about 5 min
-(random) and 9 min (Hebbian) on the development VM.
+(random) and 10 min (Hebbian) on the development VM.
 """
 from __future__ import annotations
 
