@@ -29,14 +29,14 @@ from __future__ import annotations
 from typing import Iterable, Literal
 
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..layers import Layer
 from ..losses import LOSSES, LossFn
 from ..network import Network
 from . import RULES
-from .base import BatchResult, Rule, RuleOptions, zero_grads
+from ..config.rules import BPOptions, OutputLossOptions  # noqa: F401  (OutputLossOptions: for targets)
+from .base import BatchResult, Rule, zero_grads
 
 Window = Literal["chunk", "step"]
 
@@ -62,7 +62,7 @@ class BatchMetrics:
         act = act.detach()
         k, b = act.shape[:2]
         self.counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
-        if self.window == "chunk":
+        if self.window != "step":
             logits = layer.readout_logits(act.mean(0).reshape(b, *layer.pooled_shape))
             self.logits[i] += logits * k
             loss, err = self.loss_fn(logits, labels_rep[:b])
@@ -77,18 +77,6 @@ class BatchMetrics:
     def result(self) -> BatchResult:
         scale = 1.0 / (self.batch * self.steps)
         return BatchResult(self.logits, [s * scale for s in self.loss], self.counts)
-
-
-class OutputLossOptions(RuleOptions):
-    """Options of the rules that minimise the output layer's loss."""
-
-    loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    window: Window = Field("chunk", description="what the output loss scores: the activity "
-                           "averaged over each chunk ('chunk', as the local rule) or every step")
-
-
-class BPOptions(OutputLossOptions):
-    name: Literal["bp"] = "bp"
 
 
 @RULES.register("bp")

@@ -43,16 +43,13 @@ checkpoints (``state_tensors``); sign_symmetry derives its feedback from W at ev
 from __future__ import annotations
 
 import math
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..layers import Layer
 from ..network import Network
 from . import RULES
-from .bp import OutputLossOptions
+from ..config.rules import DFAOptions, FAOptions, OutputLossOptions, SignSymmetryOptions
 from .targets import DeltaRule, Forward
 
 _FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
@@ -73,22 +70,6 @@ def input_grad(layer: Layer, delta: Tensor, feedback: Tensor) -> Tensor:
         return (delta.reshape(n, -1) @ feedback).view(n, *layer.in_shape)
     return torch.nn.grad.conv2d_input((n, *layer.in_shape), feedback, delta,
                                       stride=layer.cfg.stride, padding=layer.cfg.padding)
-
-
-class FeedbackOptions(OutputLossOptions):
-    feedback_scale: float = Field(1.0, gt=0, description="gain of the fixed random feedback")
-
-
-class FAOptions(FeedbackOptions):
-    name: Literal["fa"] = "fa"
-
-
-class DFAOptions(FeedbackOptions):
-    name: Literal["dfa"] = "dfa"
-
-
-class SignSymmetryOptions(OutputLossOptions):
-    name: Literal["sign_symmetry"] = "sign_symmetry"
 
 
 class FeedbackRule(DeltaRule):

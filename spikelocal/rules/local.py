@@ -34,7 +34,7 @@ excluded from the gradient (``tests/test_local_rule.py`` checks it).
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -42,14 +42,8 @@ from torch import Tensor
 from ..losses import LOSSES
 from ..network import Network
 from . import RULES
-from .base import BatchResult, Rule, RuleOptions, zero_grads
-
-
-class LocalOptions(RuleOptions):
-    name: Literal["local"] = "local"
-    loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    mode: Literal["together", "layerwise"] = "together"
-    window: Literal["chunk", "step"] = "chunk"
+from ..config.rules import LocalOptions
+from .base import BatchResult, Rule, zero_grads
 
 
 @RULES.register("local")
@@ -81,7 +75,7 @@ class LocalRule(Rule):
         loss_sum = [0.0] * n
         counts: list[Tensor] = []
         steps = 0
-        chunk_window = self.options.window == "chunk"
+        chunk_window = self.options.window != "step"
         # per layer, buffers reused from chunk to chunk and batch to batch: every result of a
         # chunk is consumed before the next one starts (memory flat in T, no fresh allocations)
         if len(self._workspaces) != n:
