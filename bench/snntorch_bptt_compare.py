@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from spikelocal.config import DataConfig, NetworkConfig
 from spikelocal.data import ENCODERS, load_dataset, to_unit
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 from spikelocal.rules.bp import BPOptions, BPRule
 
 
@@ -151,7 +151,7 @@ def main() -> None:
     cfg = NetworkConfig(neuron={"kind": "lif"}, layers=[
         {"kind": "dense", "units": args.hidden}, {"kind": "dense", "units": args.hidden},
         {"kind": "dense", "units": 10}], weight_scale=args.weight_scale)
-    net = Network(cfg, (784,), 10, seed=args.seed)
+    net = Network.from_config(cfg, (784,), 10, seed=args.seed)
     model = SnnTorchMLP(net)
     rule = BPRule(net, BPOptions(window="step"), seed=args.seed)   # snnTorch: CE at every step
     opt_ours = torch.optim.Adamax(net.parameters(), lr=args.lr)

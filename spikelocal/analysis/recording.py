@@ -24,7 +24,7 @@ HDF5 layout (one file per recorded epoch, ``RUN/recordings/epoch_003.h5``)::
     /layer{l}/membrane     float32 [N, T, n]  V[t] before the reset; dimensionless, in the
                                               units of ``threshold`` (a spike when V > threshold)
     /layer{l}/current      float32 [N, T, n]  synaptic current I[t]; dimensionless (added to V
-                                              once per step, see spikelocal.neurons)
+                                              once per step, see spikelocal.core.neurons)
 
 Neurons of conv layers are flattened in (channel, row, column) order (``neuron_shape``).
 Step t covers the time [t dt, (t + 1) dt).
@@ -43,7 +43,7 @@ import torch
 from .. import __version__
 from ..config import ExperimentConfig
 from ..errors import ConfigError, RunDirError
-from ..network import Network
+from ..core.network import Network
 
 FORMAT = "spikelocal-recording"
 FORMAT_VERSION = 1

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
 from . import brian2_model
 from .common import atomic_output, require_hard_reset, require_spiking
 

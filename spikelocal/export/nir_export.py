@@ -5,7 +5,7 @@ Input, Flatten, Linear / Affine / Conv2d, CubaLIF, SumPool2d and Output nodes.
 
 NIR stores continuous ODEs and no time step. Ours is the graph's ``metadata["dt"]``, with
 the convention that forward Euler at that ``dt`` reproduces spikelocal's discrete update
-(``spikelocal.neurons``) exactly. With alpha = exp(-dt_net/tau_syn), beta = exp(-dt_net/tau_mem)
+(``spikelocal.core.neurons``) exactly. With alpha = exp(-dt_net/tau_syn), beta = exp(-dt_net/tau_mem)
 of each layer and the graph's ``dt``::
 
     tau_syn = dt / (1 - alpha)        w_in   = tau_syn / dt = 1 / (1 - alpha)
@@ -34,7 +34,7 @@ import torch
 
 from .. import __version__
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
 from .common import atomic_output, require_hard_reset, require_spiking
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"

@@ -2,7 +2,7 @@
 
 This is the reference the integer network is compared with (spike counts per neuron) and
 the source of the activity statistics that choose each layer's weight exponent. It runs the
-same :class:`~spikelocal.neurons.CubaLIF` dynamics as training and evaluation.
+same :class:`~spikelocal.core.neurons.CubaLIF` dynamics as training and evaluation.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..network import Network
+from ..core.network import Network
 
 
 @dataclass
