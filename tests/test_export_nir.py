@@ -210,7 +210,8 @@ def test_recording_as_nir_data(tmp_path: Path) -> None:
     layers = {}
     states = net.init_states(3)
     for i, layer in enumerate(net.layers):
-        act, membrane, states[i] = layer.step(x, states[i])
+        step = layer.step(x, states[i])
+        act, membrane, states[i] = step.pooled, step.membrane, step.state
         layers[i + 1] = {"spikes": act.transpose(0, 1).reshape(3, 10, -1).numpy(),
                          "membrane": membrane.detach().transpose(0, 1).reshape(3, 10, -1).numpy(), "current": None}
         x = act

@@ -38,6 +38,7 @@ class Want:
     derivative: bool = False
     trace: bool = False
     current: bool = False
+    drive: bool = False
     scores: bool = False
     differentiable: bool = False
     reuse_buffers: bool = False
@@ -56,6 +57,7 @@ class LayerRecord:
     trace: Optional[Tensor] = None       # pre-synaptic eligibility P, [K, B, *in_shape]
     bias_trace: Optional[Tensor] = None  # dV/db per step, [K]
     current: Optional[Tensor] = None     # the current the membrane integrates (LIF: I[t]), [K, B, *out_shape]
+    drive: Optional[Tensor] = None       # the synaptic input W x of each step, [K, B, *out_shape]
     scores: Optional[Tensor] = None      # readout scores G r per step, [K, B, classes]
 
     @property
@@ -121,6 +123,8 @@ class Simulator:
             rec = LayerRecord(layer, inp, step.output, step.pooled)
             if want.current:
                 rec.current = layer.neuron.synaptic_current(step.current, before)
+            if want.drive:
+                rec.drive = step.current.clone() if want.reuse_buffers else step.current
             if want.derivative:
                 inplace = not want.membrane and not want.differentiable
                 rec.derivative = layer.neuron.derivative(step.membrane, inplace=inplace)

@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator, Literal, Optional, Union
 import torch
 from torch import Tensor
 
-from .simulate import LayerRecord, Simulator, SimState, Want
+from .simulate import LayerRecord, Simulator, SimState
 
 Window = Union[Literal["sample", "step"], int]
 

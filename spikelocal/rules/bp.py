@@ -33,7 +33,7 @@ from pydantic import Field, PositiveInt
 from torch import Tensor
 
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
-from ..core.windows import PieceWindows, Window, run_windows
+from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
