@@ -26,7 +26,7 @@ from . import __version__
 from .checkpoint import atomic_write_text, load_checkpoint
 from .config import ExperimentConfig, input_spec, load_resolved
 from .errors import RunDirError
-from .network import Network
+from .core.network import Network
 
 CONFIG = "config.yaml"
 STATUS = "status.json"
@@ -122,7 +122,7 @@ def load_network(path: str | os.PathLike[str]) -> tuple[ExperimentConfig, Networ
     config = open_run(path)
     tensors, _ = load_checkpoint(path / CHECKPOINT)
     shape, classes = read_data_spec(path, config)
-    net = Network(config.network, shape, classes, config.seed)
+    net = Network.from_config(config.network, shape, classes, config.seed)
     net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
     return config, net
 

@@ -24,7 +24,7 @@ from .checkpoint import load_checkpoint, optimizer_state, optimizer_tensors, sav
 from .config import ExperimentConfig, TrainingConfig
 from .data import ENCODERS, Dataset, EventFrames, load_dataset, to_unit
 from .errors import RunDirError, RunFailed
-from .network import Network, simulate
+from .core.network import Network, simulate
 from .registry import Registry
 from .rules import RULES
 from .rules.base import Rule
@@ -131,7 +131,7 @@ class Trainer:
         self.config = config
         self.data = data
         torch.manual_seed(config.seed)
-        self.net = Network(config.network, data.input_shape, len(data.classes), config.seed)
+        self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
         self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..network import Network
+from ..core.network import Network
 from . import RULES
 from ..config.rules import FWDTPOptions
 from .targets import DeltaRule, Forward

@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..network import Network
+from ..core.network import Network
 from . import RULES
 from .base import BatchResult
 from ..config.rules import GaitPropOptions

@@ -32,8 +32,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..layers import Layer
-from ..network import Network
+from ..core.layers import Layer
+from ..core.network import Network
 from . import RULES
 from ..config.rules import PredictiveCodingOptions
 from .targets import DeltaRule, Forward, synapse_adjoint
