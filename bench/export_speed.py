@@ -44,7 +44,7 @@ def synthetic_run(path: Path, layers: list[dict]) -> Path:
     from spikelocal import rundir
     from spikelocal.checkpoint import save_checkpoint
     from spikelocal.config import resolve_experiment
-    from spikelocal.network import Network
+    from spikelocal.core.network import Network
 
     cfg = resolve_experiment({
         "name": path.name, "seed": 0,
@@ -53,7 +53,7 @@ def synthetic_run(path: Path, layers: list[dict]) -> Path:
                  "synthetic": {"shape": [1, 28, 28], "classes": 10, "n_train": 256, "n_test": 64}},
         "training": {"epochs": 1}, "rule": {"name": "local"},
     }, f"{path.name}.yaml", {}, Path.cwd())
-    net = Network(cfg.network, (1, 28, 28), 10, 0)
+    net = Network.from_config(cfg.network, (1, 28, 28), 10, 0)
     rundir.prepare_new(path, cfg)
     save_checkpoint(path / rundir.CHECKPOINT, {f"net.{k}": v for k, v in net.state_dict().items()}, {})
     rundir.write_status(path, "finished", 1)

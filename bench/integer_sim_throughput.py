@@ -1,7 +1,7 @@
 """Throughput of the bit-accurate integer simulator against the float simulator.
 
 Both run the same trained network on the same encoded batch with one thread:
-the float side is ``spikelocal.network.simulate`` (what evaluation uses), the integer side
+the float side is ``spikelocal.core.network.simulate`` (what evaluation uses), the integer side
 ``spikelocal.hardware.simulate_integer`` (with and without overflow counting; its T is
 longer by the pipeline drain of one step per layer, which is included in its time).
 
@@ -35,7 +35,7 @@ def main() -> None:
     from spikelocal.data import load_dataset
     from spikelocal.hardware import load_target, quantize_network, simulate_integer
     from spikelocal.hardware.convert import calibration_stats
-    from spikelocal.network import simulate
+    from spikelocal.core.network import simulate
     from spikelocal.rundir import load_network
     from spikelocal.train import batch_generator, encode
 

@@ -41,7 +41,8 @@ from torch import Tensor, nn
 
 from spikelocal.config import DataConfig, NetworkConfig
 from spikelocal.data import ENCODERS, load_dataset, to_unit
-from spikelocal.network import Network
+from spikelocal.core.network import Network
+from spikelocal.core.simulate import Simulator
 from spikelocal.rules.bp import BPOptions, BPRule
 
 
@@ -107,14 +108,9 @@ def accuracy(predict, x_uint8: Tensor, y: Tensor, steps: int, seed: int, bs: int
 
 def spikelocal_predict(net: Network, chunk: int):
     def predict(x: Tensor) -> Tensor:
-        states = net.init_states(x.shape[1])
-        outs = []
-        for xc in x.split(chunk):
-            inp = xc
-            for i, layer in enumerate(net.layers):
-                inp, _, states[i] = layer.step(inp, states[i])
-            outs.append(inp)
-        return torch.cat(outs)
+        sim = Simulator(net.layers)
+        state = sim.start(x.shape[1], x.device)
+        return torch.cat([sim.run(xc, state)[-1].pooled for xc in x.split(chunk)])
     return predict
 
 
@@ -151,7 +147,7 @@ def main() -> None:
     cfg = NetworkConfig(neuron={"kind": "lif"}, layers=[
         {"kind": "dense", "units": args.hidden}, {"kind": "dense", "units": args.hidden},
         {"kind": "dense", "units": 10}], weight_scale=args.weight_scale)
-    net = Network(cfg, (784,), 10, seed=args.seed)
+    net = Network.from_config(cfg, (784,), 10, seed=args.seed)
     model = SnnTorchMLP(net)
     rule = BPRule(net, BPOptions(window="step"), seed=args.seed)   # snnTorch: CE at every step
     opt_ours = torch.optim.Adamax(net.parameters(), lr=args.lr)

@@ -17,7 +17,7 @@ JSON). Measured, each in its own Python process so that the peak resident memory
   threshold, reset-to-zero, fast-sigmoid slope and the same initial weights, stepped over
   time by hand, cross-entropy on the output spikes at every step, ``backward()``, Adam step;
   input from ``snntorch.spikegen.rate`` (the [T, B, 784] tensor snnTorch users build).
-- ``spikelocal / inference``: ``spikelocal.network.simulate`` (what ``evaluate`` runs).
+- ``spikelocal / inference``: ``spikelocal.core.network.simulate`` (what ``evaluate`` runs).
 - ``spikelocal / integer_sim``: ``spikelocal.hardware.simulate_integer`` of the network
   quantised for Loihi (8-bit weights), input given as uint8 spikes [T, B, 784].
 - ``roofline``: the dense matrix products of the local rule (default options: ``window:
@@ -79,12 +79,12 @@ def _network(weights: str | None = None):
     import torch
 
     from spikelocal.config import NetworkConfig
-    from spikelocal.network import Network
+    from spikelocal.core.network import Network
 
     cfg = NetworkConfig(neuron={"kind": "lif"}, layers=[
         {"kind": "dense", "units": HIDDEN}, {"kind": "dense", "units": HIDDEN},
         {"kind": "dense", "units": CLASSES}])
-    net = Network(cfg, (INPUTS,), CLASSES, seed=0)
+    net = Network.from_config(cfg, (INPUTS,), CLASSES, seed=0)
     if weights:
         net.load_state_dict(torch.load(weights))
     return net
@@ -226,7 +226,7 @@ def _inference(steps: int, chunk: int, x, weights: str):
     import torch
 
     from spikelocal.data import ENCODERS
-    from spikelocal.network import simulate
+    from spikelocal.core.network import simulate
 
     net = _network(weights)
     gen = torch.Generator().manual_seed(1)

@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from .config import ExperimentConfig, NoiseConfig
-from .network import Network, simulate
+from .core.network import Network, simulate
 from .train import HOOKS, RunHook, _TEST_SEED_OFFSET, batch_generator, evaluate
 
 if TYPE_CHECKING:

@@ -56,7 +56,7 @@ def alignment_angles(rule: Rule, config: ExperimentConfig, x_uint8: Tensor, y: T
         ours = _weight_updates(rule, x_uint8, y, config)
         bp_cls = RULES.get("bp")
         loss = getattr(rule.options, "loss", "ce")
-        window = getattr(rule.options, "window", "chunk")   # the same output loss as the rule's
+        window = getattr(rule.options, "window", "sample")   # the same output loss as the rule's
         bp = bp_cls(net, bp_cls.Options(name="bp", loss=loss, window=window), rule.seed)
         reference = _weight_updates(bp, x_uint8, y, config)
     finally:

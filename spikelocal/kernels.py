@@ -2,7 +2,7 @@
 integer (Loihi-style) neuron of :mod:`spikelocal.hardware.simulator`, and the rate
 encoder's compare-and-convert pass.
 
-The equations are those of :mod:`spikelocal.neurons`; these loops only fuse them. A step
+The equations are those of :mod:`spikelocal.core.neurons`; these loops only fuse them. A step
 done with separate tensor operations reads and writes the whole [B, N] state several times
 (about 8 passes for the neuron, 5 for the trace), each pass paying the dispatch overhead of
 one operation; here one pass over the chunk [K, B*N] does all of it, with the state in

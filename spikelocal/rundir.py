@@ -154,13 +154,13 @@ def open_run(path: str | os.PathLike[str], require_finished: bool = False) -> Ex
 
 def load_network(path: str | os.PathLike[str]):
     """Rebuild a run's trained network from its directory alone: (config, network)."""
-    from .network import Network
+    from .core.network import Network
 
     path = Path(path)
     config = open_run(path)
     tensors, _ = load_checkpoint(path / CHECKPOINT)
     shape, classes = input_spec(config)
-    net = Network(config.network, shape, classes, config.seed)
+    net = Network.from_config(config.network, shape, classes, config.seed)
     state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
     check_shapes(path / CHECKPOINT, net.state_dict(), state, "network")
     net.load_state_dict(state)

@@ -24,8 +24,8 @@ from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimize
 from .config import ExperimentConfig, TrainingConfig
 from .data import ENCODERS, Dataset, EventFrames, load_dataset, to_unit
 from .errors import RunDirError, RunFailed
+from .core.network import Network, simulate
 from .health import training_warnings
-from .network import Network, simulate
 from .registry import Registry
 from .rules import RULES
 from .rules.base import Rule
@@ -132,7 +132,7 @@ class Trainer:
         self.config = config
         self.data = data
         torch.manual_seed(config.seed)
-        self.net = Network(config.network, data.input_shape, len(data.classes), config.seed)
+        self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
         rule_cls = RULES.get(config.rule["name"])
         self.rule: Rule = rule_cls(self.net, rule_cls.Options.model_validate(config.rule), config.seed)
         self.optimizer = build_optimizer(self.net, config.training)

@@ -31,7 +31,8 @@ def test_recording_matches_chunked_simulation(tiny_run):
         for i, layer in enumerate(net.layers):
             outs, mems = [], []
             for start in range(0, x.shape[0], config.training.time_chunk):
-                act, mem, states[i] = layer.step(inp[start:start + config.training.time_chunk], states[i])
+                step = layer.step(inp[start:start + config.training.time_chunk], states[i])
+                act, mem, states[i] = step.pooled, step.membrane, step.state
                 outs.append(act)
                 mems.append(mem)
             inp = torch.cat(outs)

@@ -72,8 +72,8 @@ def test_error_in_model_file_names_the_model_file(tmp_path):
 
 
 def test_last_layer_must_match_classes(tmp_path):
-    from spikelocal.network import Network
+    from spikelocal.core.network import Network
 
     cfg = load_experiment(_write(tmp_path, "model: small\n"), ["network.layers.1.units=7"])
     with pytest.raises(ConfigError, match="10 units"):
-        Network(cfg.network, (1, 28, 28), 10, 0)
+        Network.from_config(cfg.network, (1, 28, 28), 10, 0)

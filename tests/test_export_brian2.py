@@ -13,11 +13,11 @@ from conftest import tiny_config
 from spikelocal.errors import ExportError
 from spikelocal.export.brian2_export import (brian2_counts, brian2_network, network_arrays, spikelocal_counts,
                                              write_brian2)
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 
 
 def active_net(conv: bool = False, gain: float = 50.0) -> Network:
-    net = Network(tiny_config(conv=conv).network, (1, 8, 8), 4, seed=0)
+    net = Network.from_config(tiny_config(conv=conv).network, (1, 8, 8), 4, seed=0)
     with torch.no_grad():
         for layer in net.layers:
             layer.weight.mul_(gain)
@@ -75,7 +75,7 @@ def test_exported_folder_runs_in_a_fresh_python(tmp_path: Path) -> None:
 
 
 def test_rate_network_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
-    rate = Network(tiny_config(spiking=False).network, (1, 8, 8), 4, 0)
+    rate = Network.from_config(tiny_config(spiking=False).network, (1, 8, 8), 4, 0)
     with pytest.raises(ExportError, match="layer1: Brian2 cannot express a 'relu'"):
         write_brian2(rate, tmp_path / "b2", steps=1)
     assert list(tmp_path.iterdir()) == []

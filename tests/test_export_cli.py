@@ -14,7 +14,7 @@ from spikelocal import rundir
 from spikelocal.checkpoint import save_checkpoint
 from spikelocal.cli import main
 from spikelocal.export import FORMATS, export
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 
 
 def fake_run(path: Path, config, net: Network) -> Path:
@@ -62,7 +62,7 @@ def test_errors_are_one_line_with_status_2_and_leave_nothing(tmp_path: Path, cap
     assert err.count("\n") == 0 and "no checkpoint" in err and not (tmp_path / "a.nir").exists()
     # a rate network asked for spiking-only formats
     rate_cfg = tiny_config(spiking=False)
-    fake_run(tmp_path / "rate", rate_cfg, Network(rate_cfg.network, (1, 8, 8), 4, 0))
+    fake_run(tmp_path / "rate", rate_cfg, Network.from_config(rate_cfg.network, (1, 8, 8), 4, 0))
     for fmt in FORMATS:
         target = tmp_path / f"rate.{fmt}"
         assert main(["export", str(tmp_path / "rate"), "--format", fmt, "--out", str(target)]) == 2
@@ -98,10 +98,10 @@ def test_every_format_refuses_bad_runs_in_one_line(tmp_path: Path, fmt: str, cap
     refused(tmp_path / "empty", "no checkpoint")
     refused(tmp_path / "missing", "missing: no such run directory")
     sub = tiny_config(network__neuron={"kind": "lif", "reset": "subtract"})
-    fake_run(tmp_path / "sub", sub, Network(sub.network, (1, 8, 8), 4, 0))
+    fake_run(tmp_path / "sub", sub, Network.from_config(sub.network, (1, 8, 8), 4, 0))
     refused(tmp_path / "sub", "layer1", "hard reset", "'subtract'")
     lin = tiny_config(network__output_neuron={"kind": "linear"})
-    fake_run(tmp_path / "lin", lin, Network(lin.network, (1, 8, 8), 4, 0))
+    fake_run(tmp_path / "lin", lin, Network.from_config(lin.network, (1, 8, 8), 4, 0))
     if fmt == "nir":  # NIR has a node for a linear read-out (Affine); the others are spiking-only
         assert main(["export", str(tmp_path / "lin"), "--format", fmt, "--out", str(target)]) == 0
         assert "Affine" in {type(n).__name__ for n in nir.read(target).nodes.values()}
@@ -116,7 +116,7 @@ def test_a_writer_that_fails_midway_leaves_nothing(tmp_path: Path, monkeypatch) 
     import numpy as np
 
     cfg = tiny_config()
-    run_dir = fake_run(tmp_path / "run", cfg, Network(cfg.network, (1, 8, 8), 4, 0))
+    run_dir = fake_run(tmp_path / "run", cfg, Network.from_config(cfg.network, (1, 8, 8), 4, 0))
 
     def broken_savez(path, **arrays):
         Path(path).write_bytes(b"half a file")
@@ -131,7 +131,7 @@ def test_a_writer_that_fails_midway_leaves_nothing(tmp_path: Path, monkeypatch) 
 def test_import_nir_command_creates_a_trainable_run(tmp_path: Path, capsys) -> None:
     torch.set_num_threads(1)
     cfg = tiny_config(training__epochs=1)
-    net = Network(cfg.network, (1, 8, 8), 4, 0)
+    net = Network.from_config(cfg.network, (1, 8, 8), 4, 0)
     from spikelocal.export.nir_export import write_nir
 
     write_nir(net, tmp_path / "g.nir")
@@ -147,7 +147,7 @@ def test_a_million_synapses_export_in_under_10_s(tmp_path: Path) -> None:
     layers = [{"kind": "dense", "units": 1024}, {"kind": "dense", "units": 256}, {"kind": "dense", "units": 10}]
     cfg = tiny_config(network__layers=layers, data__synthetic={"shape": [1, 28, 28], "classes": 10,
                                                                "n_train": 256, "n_test": 64})
-    net = Network(cfg.network, (1, 28, 28), 10, 0)
+    net = Network.from_config(cfg.network, (1, 28, 28), 10, 0)
     assert sum(layer.weight.numel() for layer in net.layers) >= 1_000_000  # (bench/export_speed.py: conv too)
     run_dir = fake_run(tmp_path / "big", cfg, net)
     for fmt in FORMATS:

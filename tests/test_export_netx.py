@@ -14,12 +14,12 @@ from spikelocal.export.cores import write_cores
 from spikelocal.export.fixed import integer_network
 from spikelocal.export.netx import netx_summary, read_netx, read_netx_as_lava, write_netx
 from spikelocal.hardware import read_corefile, simulate_integer
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 
 
 def integer_net(conv: bool, bias: bool = False):
     cfg = tiny_config(conv=conv)
-    net = Network(cfg.network, (1, 8, 8), 4, seed=0)
+    net = Network.from_config(cfg.network, (1, 8, 8), 4, seed=0)
     with torch.no_grad():
         for layer in net.layers:
             layer.weight.mul_(50)
@@ -111,7 +111,7 @@ def test_what_lava_dl_reads_is_the_same_integer_network(tmp_path: Path, conv: bo
 
 def test_flat_input_is_a_map_with_a_flatten_for_lava_dl(tmp_path: Path) -> None:
     cfg = tiny_config()
-    net = Network(cfg.network, (64,), 4, seed=0)
+    net = Network.from_config(cfg.network, (64,), 4, seed=0)
     with torch.no_grad():
         for layer in net.layers:
             layer.weight.mul_(50)

@@ -16,13 +16,13 @@ from spikelocal.errors import ExportError
 from spikelocal.export.brian2_export import spikelocal_counts
 from spikelocal.export.nir_export import network_to_nir, recording_to_nir_data, write_nir
 from spikelocal.export.nir_import import read_nir, start_run_from_nir
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 
 
 def active_net(conv: bool = False, gain: float = 50.0, **overrides) -> Network:
     """A tiny network with weights large enough that every layer fires."""
     cfg = tiny_config(conv=conv, **overrides)
-    net = Network(cfg.network, (1, 8, 8), 4, seed=0)
+    net = Network.from_config(cfg.network, (1, 8, 8), 4, seed=0)
     with torch.no_grad():
         for layer in net.layers:
             layer.weight.mul_(gain)
@@ -174,7 +174,7 @@ def test_foreign_lif_graph_spikes_like_snntorch_and_keeps_training(tmp_path: Pat
 
 
 def test_rate_and_subtract_networks_are_refused() -> None:
-    rate = Network(tiny_config(spiking=False).network, (1, 8, 8), 4, 0)
+    rate = Network.from_config(tiny_config(spiking=False).network, (1, 8, 8), 4, 0)
     with pytest.raises(ExportError, match=r"layer1: NIR cannot express a 'relu'"):
         network_to_nir(rate)
     sub = active_net(network__neuron__reset="subtract")
@@ -210,7 +210,8 @@ def test_recording_as_nir_data(tmp_path: Path) -> None:
     layers = {}
     states = net.init_states(3)
     for i, layer in enumerate(net.layers):
-        act, membrane, states[i] = layer.step(x, states[i])
+        step = layer.step(x, states[i])
+        act, membrane, states[i] = step.pooled, step.membrane, step.state
         layers[i + 1] = {"spikes": act.transpose(0, 1).reshape(3, 10, -1).numpy(),
                          "membrane": membrane.detach().transpose(0, 1).reshape(3, 10, -1).numpy(), "current": None}
         x = act

@@ -19,7 +19,7 @@ from spikelocal.hardware import (IntegerLayer, IntegerNetwork, load_target, map_
 from spikelocal.hardware.convert import convert
 from spikelocal.hardware.fixed_point import choose_clip, decays, fold_pool
 from spikelocal.hardware.targets import TARGET_DIR
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 from spikelocal.rundir import CHECKPOINT
 from tests.conftest import tiny_config
 
@@ -83,7 +83,7 @@ def test_tiny_run_converts_end_to_end(tiny_run: Path, tmp_path: Path):
 def conv_net() -> Network:
     torch.manual_seed(0)
     cfg = tiny_config(conv=True)
-    net = Network(cfg.network, (1, 8, 8), 4, seed=1)
+    net = Network.from_config(cfg.network, (1, 8, 8), 4, seed=1)
     with torch.no_grad():
         for layer in net.layers:
             layer.weight.mul_(3.0)
@@ -228,7 +228,7 @@ def test_a_neuron_no_core_can_hold_is_refused(tmp_path: Path):
 def test_stochastic_rounding_is_unbiased_and_seeded():
     torch.manual_seed(0)
     cfg = tiny_config()
-    net = Network(cfg.network, (1, 8, 8), 4, seed=1)
+    net = Network.from_config(cfg.network, (1, 8, 8), 4, seed=1)
     a = quantize_network(net, LOIHI, 3, "stochastic", seed=5)
     b = quantize_network(net, LOIHI, 3, "stochastic", seed=5)
     near = quantize_network(net, LOIHI, 3, "nearest")

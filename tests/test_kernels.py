@@ -7,7 +7,7 @@ import torch
 
 from spikelocal import kernels
 from spikelocal.config import NeuronConfig
-from spikelocal.neurons import SURROGATES, CubaLIF
+from spikelocal.core.neurons import SURROGATES, CubaLIF
 
 pytestmark = pytest.mark.skipif(kernels.compiled_loops() is None, reason="numba not installed")
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spikelocal.config import NeuronConfig
-from spikelocal.neurons import CubaLIF, RateNeuron
+from spikelocal.core.neurons import CubaLIF, RateNeuron
 
 from conftest import tiny_config
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from spikelocal.config import LayerConfig, NetworkConfig, NeuronConfig
 from spikelocal.errors import ConfigError
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 from spikelocal.rules.bp import BPOptions, BPRule
 from spikelocal.rules.fw_dtp import FWDTPOptions, FWDTPRule
 from spikelocal.rules.gait_prop import GaitPropOptions, GaitPropRule
@@ -28,7 +28,7 @@ def _net(hidden: int = 6, neuron: str = "relu", conv: bool = False, seed: int = 
              else LayerConfig(kind="dense", units=hidden))
     cfg = NetworkConfig(neuron=NeuronConfig(kind=neuron), weight_scale=2.0,
                         layers=[first, LayerConfig(kind="dense", units=3)])
-    return Network(cfg, (1, 4, 4) if conv else (4,), 3, seed=seed)
+    return Network.from_config(cfg, (1, 4, 4) if conv else (4,), 3, seed=seed)
 
 
 def _x(batch: int = 5, shape=(4,)) -> torch.Tensor:
@@ -212,7 +212,7 @@ def test_softhebb_dense_layer_finds_the_prototypes_of_clustered_input():
     protos = F.normalize(torch.randn(groups, dim), dim=1)
     cfg = NetworkConfig(neuron=NeuronConfig(kind="relu"),
                         layers=[LayerConfig(kind="dense", units=8), LayerConfig(kind="dense", units=groups)])
-    net = Network(cfg, (dim,), groups, seed=3)
+    net = Network.from_config(cfg, (dim,), groups, seed=3)
     rule = SoftHebbRule(net, SoftHebbOptions(temperature=0.1, lr=0.5), seed=0)
 
     def best_cosine() -> torch.Tensor:
@@ -254,7 +254,7 @@ def test_softhebb_spiking_threshold_step_by_hand():
     cfg = tiny_config(spiking=True, network__layers=[{"kind": "dense", "units": 3, "bias": True},
                                                      {"kind": "dense", "units": 4}],
                       rule={"name": "softhebb"})
-    layer = Network(cfg.network, (1, 8, 8), 4, seed=0).layers[0]
+    layer = Network.from_config(cfg.network, (1, 8, 8), 4, seed=0).layers[0]
     out_sum = torch.tensor([[2.0, 0.0, 5.0], [0.0, 0.0, 3.0]])   # 2 samples, 5 steps
     opts = SoftHebbOptions(threshold_rate=0.2, target_rate=0.1)
     rates = torch.tensor([0.2, 0.0, 0.8])                        # spikes / (2 samples x 5 steps)

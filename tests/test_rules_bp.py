@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from spikelocal.config import LayerConfig, NetworkConfig, NeuronConfig
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 from spikelocal.rules.bp import BPOptions, BPRule
 
 
@@ -23,7 +23,7 @@ def _net(kind: str, neuron: str, reset: str = "hard", bias: bool = True) -> Netw
         shape = (2, 6, 6)
     cfg = NetworkConfig(neuron=neuron_cfg, layers=layers, weight_scale=3.0,
                         readout={"output_scale": 2.0})
-    net = Network(cfg, shape, 3, seed=1)
+    net = Network.from_config(cfg, shape, 3, seed=1)
     if neuron == "lif":  # a positive shift so that every layer spikes, none saturates
         with torch.no_grad():
             for layer in net.layers:
@@ -37,12 +37,12 @@ def _spike(u: torch.Tensor, slope: float) -> torch.Tensor:
     return (u > 0).float() + smooth - smooth.detach()
 
 
-def _reference(net: Network, x: torch.Tensor, y: torch.Tensor, window: str = "step",
-               chunk: int = 3) -> list[torch.Tensor]:
+def _reference(net: Network, x: torch.Tensor, y: torch.Tensor, window="step") -> list[torch.Tensor]:
     """Gradient through time, by autograd, of 1/(B T) times either sum_{t,b} CE(z_L(t), y)
-    (``step``) or sum_{c,b} K_c CE(mean_{t in c} z_L(t), y) over chunks of ``chunk`` steps
-    (``chunk``), with z_L = output_scale * s_L."""
+    (``step``) or sum_{w,b} |w| CE(mean_{t in w} z_L(t), y) over loss windows of W steps
+    (``sample``: W = T), with z_L = output_scale * s_L."""
     steps, b = x.shape[:2]
+    chunk = steps if window == "sample" else window
     chunk_logits: list[torch.Tensor] = []
     neuron = net.layers[0].neuron
     states = [(torch.zeros(b, *l.out_shape), torch.zeros(b, *l.out_shape)) for l in net.layers]
@@ -84,7 +84,7 @@ def _reference(net: Network, x: torch.Tensor, y: torch.Tensor, window: str = "st
     return list(torch.autograd.grad(total / (b * steps), params))
 
 
-@pytest.mark.parametrize("window", ["step", "chunk"])
+@pytest.mark.parametrize("window", ["step", "sample", 2, 5])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 @pytest.mark.parametrize("neuron,reset", [("lif", "hard"), ("lif", "subtract"), ("relu", "hard")])
 def test_bp_equals_autograd_reference(kind, neuron, reset, window):
@@ -138,6 +138,6 @@ def test_lif_forward_matches_snntorch_synaptic():
         ours_states = net.init_states(5)
         inp = x.view(9, 5, 1, 4, 4)
         for i, layer in enumerate(net.layers):
-            inp, _, _ = layer.step(inp, ours_states[i])
+            inp = layer.step(inp, ours_states[i]).pooled
     assert torch.equal(inp, torch.stack(theirs))
     assert inp.sum() > 0

@@ -11,7 +11,7 @@ import torch
 
 from spikelocal.config import LayerConfig, NetworkConfig, NeuronConfig, resolve_experiment
 from spikelocal.errors import ConfigError
-from spikelocal.network import Network
+from spikelocal.core.network import Network
 from spikelocal.rules.bp import BPOptions, BPRule
 from spikelocal.rules.feedback import DFAOptions, DFARule, FAOptions, FARule, SignSymmetryOptions, SignSymmetryRule
 from tests.conftest import REPO, tiny_config, tiny_config_dict
@@ -28,7 +28,7 @@ def _net(kind: str, neuron: str, depth: int = 3, seed: int = 1) -> Network:
         shape = (2, 6, 6)
     layers.append(LayerConfig(kind="dense", units=3))
     cfg = NetworkConfig(neuron=neuron_cfg, layers=layers, weight_scale=3.0, readout={"output_scale": 2.0})
-    net = Network(cfg, shape, 3, seed=seed)
+    net = Network.from_config(cfg, shape, 3, seed=seed)
     if neuron == "lif":  # a positive shift so that every layer spikes, none saturates
         with torch.no_grad():
             for layer in net.layers:
@@ -98,11 +98,13 @@ def test_dfa_with_output_weights_is_bp_for_one_hidden_layer(kind):
 
 
 def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, direct: bool,
-                     window: str = "step", chunk: int = 4):
+                     window="step"):
     """Step by step: delta_L = G^T e * f'(V_L); delta_l from delta_{l+1} through B (fa) or
     from e (dfa); dW += delta outer P with Q = alpha Q + s_in, P = beta P + Q. e is the error
-    of the step's output (``step``) or of the output averaged over its chunk (``chunk``)."""
+    of the step's output (``step``) or of the output averaged over its loss window (W steps;
+    ``sample``: all of them)."""
     steps, b = x.shape[:2]
+    win = {"step": 1, "sample": steps}.get(window, window)
     nrn = net.layers[0].neuron
     n = len(net.layers)
     syn = [torch.zeros(b, l.weight.shape[0]) for l in net.layers]
@@ -128,8 +130,8 @@ def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, d
             inp = s
         record.append((vs, ins, inp @ net.layers[-1].readout.t()))
     errors = []
-    for start in range(0, steps, chunk if window == "chunk" else 1):
-        stop = min(start + (chunk if window == "chunk" else 1), steps)
+    for start in range(0, steps, win):
+        stop = min(start + win, steps)
         mean_logits = torch.stack([record[t][2] for t in range(start, stop)]).mean(0)
         errors += [torch.softmax(mean_logits, 1) - onehot] * (stop - start)
     dw = [torch.zeros_like(l.weight) for l in net.layers]
@@ -145,14 +147,14 @@ def _hand_time_local(net: Network, x: torch.Tensor, y: torch.Tensor, feedback, d
     return [d / (b * steps) for d in dw]
 
 
-@pytest.mark.parametrize("window", ["step", "chunk"])
+@pytest.mark.parametrize("window", ["step", "sample", 4, 2])
 @pytest.mark.parametrize("rule_cls,direct", [(FARule, False), (DFARule, True), (SignSymmetryRule, False)])
 def test_spiking_time_local_update_matches_hand_computation(rule_cls, direct, window):
     net = _net("dense", "lif")
     x = _input(net, steps=9)
     rule = rule_cls(net, rule_cls.Options(window=window), seed=0)
     feedback = (rule.feedback if hasattr(rule, "feedback") else rule.feedback_matrices())
-    want = _hand_time_local(net, x, Y, feedback, direct, window, chunk=4)
+    want = _hand_time_local(net, x, Y, feedback, direct, window)
     got = _grads(rule, x, Y, chunk=4)
     for layer, g in zip(net.layers, want):
         torch.testing.assert_close(layer.weight.grad, g, rtol=1e-4, atol=1e-6)
@@ -171,7 +173,7 @@ def test_feedback_is_seeded_and_stored_in_checkpoints(tmp_path):
         tensors, _ = load_checkpoint(tmp_path / name / "checkpoints" / "last.safetensors")
         stored = {k: v for k, v in tensors.items() if k.startswith("rule.feedback.")}
         assert len(stored) == 2
-        net = Network(cfg.network, (1, 8, 8), 4, seed=cfg.seed)
+        net = Network.from_config(cfg.network, (1, 8, 8), 4, seed=cfg.seed)
         cls = FARule if name == "fa" else DFARule
         again = cls(net, cls.Options(), seed=cfg.seed).state_tensors()
         other = cls(net, cls.Options(), seed=cfg.seed + 1).state_tensors()
@@ -221,7 +223,7 @@ def test_sign_symmetry_feedback_has_the_scale_of_fa_feedback_on_spiking_layers()
     from spikelocal.rules.feedback import init_gain
 
     shifted = _net("dense", "lif", seed=4)
-    net = Network(shifted.cfg, shifted.input_shape, 3, seed=4)  # the plain init, without _net's shift
+    net = Network.from_config(shifted.cfg, shifted.input_shape, 3, seed=4)  # the plain init, without _net's shift
     ss = SignSymmetryRule(net, SignSymmetryOptions(), seed=0).feedback_matrices()
     fa = FARule(net, FAOptions(), seed=0).feedback
     for i in (1, 2):

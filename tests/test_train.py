@@ -22,11 +22,11 @@ def test_tiny_spiking_mlp_learns(tiny_run):
 def test_fixed_readouts_stay_bit_identical(tmp_path):
     torch.set_num_threads(1)
     config = tiny_config()
-    from spikelocal.network import Network
+    from spikelocal.core.network import Network
     from spikelocal.data import load_dataset
 
     data = load_dataset(config.data, config.seed)
-    before = Network(config.network, data.input_shape, 4, config.seed)
+    before = Network.from_config(config.network, data.input_shape, 4, config.seed)
     run(config, tmp_path / "r", progress=False)
     tensors, _ = load_checkpoint(tmp_path / "r" / rundir.CHECKPOINT)
     for i, layer in enumerate(before.layers):

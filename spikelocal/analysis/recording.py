@@ -2,10 +2,10 @@
 
 The recorded samples are the first ``samples`` images of the test set, encoded exactly as
 :func:`spikelocal.train.evaluate` encodes them (same generator per evaluation batch, same
-time chunks), so a recording shows what the logged test accuracy saw. The network is run
-one time step at a time (K = 1) with ``layer.neuron.run`` on the layer's synaptic input, so
-the synaptic current ``I[t]`` can be read from the neuron state; the training path is not
-touched, and a run without a ``record:`` section does no recording work at all.
+time chunks) through the same core loop (:mod:`spikelocal.core.simulate`), so a recording
+shows what the logged test accuracy saw; the records give the spikes, the membrane before
+the reset and the synaptic current ``I[t]`` the membrane integrates. A run without a
+``record:`` section does no recording work at all.
 
 HDF5 layout (one file per recorded epoch, ``RUN/recordings/epoch_003.h5``)::
 
@@ -24,7 +24,7 @@ HDF5 layout (one file per recorded epoch, ``RUN/recordings/epoch_003.h5``)::
     /layer{l}/membrane     float32 [N, T, n]  V[t] before the reset; dimensionless, in the
                                               units of ``threshold`` (a spike when V > threshold)
     /layer{l}/current      float32 [N, T, n]  synaptic current I[t]; dimensionless (added to V
-                                              once per step, see spikelocal.neurons)
+                                              once per step, see spikelocal.core.neurons)
 
 Neurons of conv layers are flattened in (channel, row, column) order (``neuron_shape``).
 Step t covers the time [t dt, (t + 1) dt).
@@ -43,7 +43,8 @@ import torch
 from .. import __version__
 from ..config import ExperimentConfig
 from ..errors import ConfigError, RunDirError
-from ..network import Network
+from ..core.network import Network
+from ..core.simulate import Simulator, Want
 
 FORMAT = "spikelocal-recording"
 FORMAT_VERSION = 1
@@ -146,7 +147,7 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
             inputs.append(full[:, :keep].reshape(steps, keep, -1).transpose(0, 1).numpy())
         # the readout accuracy per step uses the whole first batch; traces only `keep` samples
         run_b = len(x) if b == 0 else keep
-        step_out = _run_steps(net, full[:, :run_b], chosen, variables, keep)
+        step_out = _run_steps(net, chunks, run_b, chosen, variables, keep)
         if b == 0:
             acc_correct, acc_count = _accuracy_by_step(net, step_out["acts"], y[:run_b])
         for l in chosen:
@@ -174,30 +175,25 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
         encoding=config.data.encoding, name=config.name or "")
 
 
-def _run_steps(net: Network, x: torch.Tensor, chosen: list[int], variables, keep: int) -> dict:
-    """Run T steps one at a time; return every layer's activity and the chosen traces."""
-    steps, b = x.shape[:2]
-    states = net.init_states(b)
+def _run_steps(net: Network, chunks: list[torch.Tensor], run_b: int, chosen: list[int], variables,
+               keep: int) -> dict:
+    """Run the chunks through the core loop; return every layer's activity per step and the
+    chosen layers' traces of the first ``keep`` samples."""
+    sim = Simulator(net.layers, Want(membrane="membrane" in variables, current="current" in variables))
+    state = sim.start(run_b)
     acts: list[list[torch.Tensor]] = [[] for _ in net.layers]
     per_step: dict[int, dict[str, list[torch.Tensor]]] = {l: {v: [] for v in variables} for l in chosen}
-    for t in range(steps):
-        inp = x[t:t + 1]
-        for i, layer in enumerate(net.layers):
-            current = layer.synapse(inp.reshape(b, *layer.in_shape)).view(1, b, *layer.out_shape)
-            spikes, membrane, states[i] = layer.neuron.run(current, states[i], layer.bias)
-            act = spikes
-            if layer.pooled_shape != layer.out_shape:
-                act = layer.pool(spikes.reshape(b, *layer.out_shape)).view(1, b, *layer.pooled_shape)
-            acts[i].append(act[0])
-            rec = per_step.get(i + 1)
-            if rec is not None:
-                if "spikes" in rec:
-                    rec["spikes"].append(spikes[0, :keep].reshape(keep, -1).to(torch.uint8))
-                if "membrane" in rec:
-                    rec["membrane"].append(membrane[0, :keep].reshape(keep, -1).clone())
-                if "current" in rec:
-                    rec["current"].append(states[i][0][:keep].reshape(keep, -1).clone())
-            inp = act
+    for x in chunks:
+        for i, rec in enumerate(sim.run(x[:, :run_b], state)):
+            acts[i].extend(rec.pooled.unbind(0))
+            out = per_step.get(i + 1)
+            if out is None:
+                continue
+            k = rec.output.shape[0]
+            sources = {"spikes": rec.output, "membrane": rec.membrane, "current": rec.current}
+            for v in variables:
+                values = sources[v][:, :keep].reshape(k, keep, -1)
+                out[v].extend((values.to(torch.uint8) if v == "spikes" else values).unbind(0))
     traces = {l: {v: torch.stack(vals, 1).numpy() for v, vals in per.items()} for l, per in per_step.items()}
     return {"acts": acts, "traces": traces}
 

@@ -16,7 +16,7 @@ import torch
 from .. import rundir
 from ..config import ExperimentConfig
 from ..errors import RunDirError
-from ..network import Network
+from ..core.network import Network
 from .recording import RECORDINGS, Recording, latest_recording, load_recording, record, recording_path
 from .stats import LayerStats, recording_stats
 

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
+from ..core.simulate import Simulator
 from . import brian2_model
 from .common import atomic_output, require_hard_reset, require_spiking
 
@@ -71,7 +72,6 @@ def network_arrays(net: Network, steps: int) -> dict[str, np.ndarray]:
     below = None
     for i, layer in enumerate(net.layers):
         l = i + 1
-        cfg = layer.neuron_cfg
         w = layer.weight.detach().cpu().numpy().astype(np.float64)
         if layer.kind == "dense":
             pre, post, ws = _dense_synapses(w)
@@ -85,9 +85,9 @@ def network_arrays(net: Network, steps: int) -> dict[str, np.ndarray]:
             b = layer.bias.detach().cpu().double().numpy()
             bias = np.repeat(b, n // b.size) if layer.kind == "conv" else b
         arrays.update({
-            f"l{l}_n": np.int64(n), f"l{l}_alpha": np.float64(math.exp(-cfg.dt / cfg.tau_syn)),
-            f"l{l}_beta": np.float64(math.exp(-cfg.dt / cfg.tau_mem)),
-            f"l{l}_threshold": np.float64(cfg.threshold), f"l{l}_bias": bias,
+            f"l{l}_n": np.int64(n), f"l{l}_alpha": np.float64(layer.neuron.alpha),
+            f"l{l}_beta": np.float64(layer.neuron.beta),
+            f"l{l}_threshold": np.float64(layer.neuron.threshold), f"l{l}_bias": bias,
             f"l{l}_pre": pre, f"l{l}_post": post, f"l{l}_w": ws,
         })
         below = layer
@@ -144,12 +144,7 @@ def write_brian2(net: Network, path: str | os.PathLike[str], steps: int,
 def spikelocal_counts(net: Network, spikes: torch.Tensor) -> list[np.ndarray]:
     """Spike counts [S, n] per layer in spikelocal itself (the reference for parity)."""
     x = spikes.transpose(0, 1).float()  # [T, S, ...]
-    states = net.init_states(x.shape[1])
-    out = []
+    sim = Simulator(net.layers)
     with torch.no_grad():
-        for i, layer in enumerate(net.layers):
-            act, membrane, states[i] = layer.step(x, states[i])
-            fired = membrane > layer.neuron_cfg.threshold
-            out.append(fired.reshape(fired.shape[0], fired.shape[1], -1).sum(0).numpy().astype(np.int64))
-            x = act
-    return out
+        records = sim.run(x, sim.start(x.shape[1], x.device))
+    return [rec.output.reshape(x.shape[0], x.shape[1], -1).sum(0).numpy().astype(np.int64) for rec in records]

@@ -3,7 +3,7 @@
 This module needs only numpy and brian2: ``spikelocal export --format brian2`` copies it
 next to the weights file, so the exported network runs on a machine without spikelocal.
 
-The discrete CUBA update of ``spikelocal.neurons`` is written out in a ``run_regularly``
+The discrete CUBA update of ``spikelocal.core.neurons`` is written out in a ``run_regularly``
 operation at the network's dt (exact; no ODE solver is involved)::
 
     I = alpha I + Iin;  Iin = 0;  v = beta v + I + b;   spike if v > theta;  v <- 0

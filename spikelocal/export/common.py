@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
 
 
 @contextlib.contextmanager

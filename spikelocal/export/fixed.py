@@ -10,7 +10,7 @@ from typing import Any, Optional
 import torch
 
 from ..errors import DataError, ExportError
-from ..network import Network
+from ..core.network import Network
 from .common import require_hard_reset, require_spiking
 
 log = logging.getLogger(__name__)

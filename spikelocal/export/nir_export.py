@@ -5,7 +5,7 @@ Input, Flatten, Linear / Affine / Conv2d, CubaLIF, SumPool2d and Output nodes.
 
 NIR stores continuous ODEs and no time step. Ours is the graph's ``metadata["dt"]``, with
 the convention that forward Euler at that ``dt`` reproduces spikelocal's discrete update
-(``spikelocal.neurons``) exactly. With alpha = exp(-dt_net/tau_syn), beta = exp(-dt_net/tau_mem)
+(``spikelocal.core.neurons``) exactly. With alpha = exp(-dt_net/tau_syn), beta = exp(-dt_net/tau_mem)
 of each layer and the graph's ``dt``::
 
     tau_syn = dt / (1 - alpha)        w_in   = tau_syn / dt = 1 / (1 - alpha)
@@ -24,7 +24,6 @@ rate neurons (relu, sigmoid, tanh) and the subtract reset have no NIR node.
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Optional
@@ -34,7 +33,7 @@ import torch
 
 from .. import __version__
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
 from .common import atomic_output, require_hard_reset, require_spiking
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"
@@ -46,19 +45,17 @@ def _arr(t: Optional[torch.Tensor], shape: tuple[int, ...]) -> np.ndarray:
 
 def cuba_parameters(layer, dt: float) -> dict[str, np.ndarray]:
     """NIR CubaLIF parameters of one LIF layer at graph step ``dt`` (module docstring)."""
-    cfg = layer.neuron_cfg
-    alpha = math.exp(-cfg.dt / cfg.tau_syn)
-    beta = math.exp(-cfg.dt / cfg.tau_mem)
+    alpha, beta = layer.neuron.alpha, layer.neuron.beta   # the neuron's own decays
     shape = layer.out_shape
     ones = np.ones(shape, dtype=np.float64)
-    r = 1.0 / (1.0 - beta)
+    r = layer.neuron.bias_gain                            # 1 / (1 - beta)
     v_leak = np.zeros(shape, dtype=np.float64)
     if layer.bias is not None:
         b = layer.bias.detach().cpu().double().numpy()
         v_leak = v_leak + (b.reshape(-1, 1, 1) if len(shape) == 3 else b) * r
     return {
         "tau_syn": ones * dt / (1.0 - alpha), "tau_mem": ones * dt / (1.0 - beta),
-        "r": ones * r, "v_leak": v_leak, "v_threshold": ones * cfg.threshold,
+        "r": ones * r, "v_leak": v_leak, "v_threshold": ones * layer.neuron.threshold,
         "v_reset": np.zeros(shape), "w_in": ones / (1.0 - alpha),
     }
 

@@ -32,7 +32,7 @@ import torch
 
 from ..config import LayerConfig, NetworkConfig, NeuronConfig
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
 
 SYNAPSES = ("Linear", "Affine", "Conv2d")
 NEURONS = ("CubaLIF", "LIF")
@@ -172,7 +172,7 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
     classes = int(np.asarray(last["node"].weight).shape[0])
     net_cfg = NetworkConfig(name="nir_import", neuron=configs[0].neuron or NeuronConfig(), layers=configs)
     try:
-        net = Network(net_cfg, input_shape, classes, seed)
+        net = Network.from_config(net_cfg, input_shape, classes, seed)
     except Exception as exc:
         raise ExportError(f"NIR import: the layers do not form a spikelocal network ({exc})") from None
     with torch.no_grad():

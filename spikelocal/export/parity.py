@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..network import Network
+from ..core.network import Network
 from .brian2_export import brian2_counts, spikelocal_counts
 
 SNNTORCH_DT = 1e-4  # snnTorch 1.0's import_from_nir hard-codes this step

@@ -31,7 +31,7 @@ import torch
 
 from ..data import load_dataset
 from ..errors import ConfigError, ExportError, RunDirError
-from ..network import Network
+from ..core.network import Network
 from ..rundir import load_network, open_run
 from ..train import batch_generator, encode
 from .corefile import read_corefile, write_corefile

@@ -15,7 +15,7 @@ import torch
 
 from ..config import ExperimentConfig
 from ..data import Dataset, stratified_subset
-from ..network import Network
+from ..core.network import Network
 from ..train import RunHook, Trainer
 from .fixed_point import project_to_grid
 from .targets import Target

@@ -1,6 +1,6 @@
 """Quantisation of a trained float CUBA-LIF network onto a target's fixed-point compartment.
 
-Float layer (:mod:`spikelocal.neurons`)::
+Float layer (:mod:`spikelocal.core.neurons`)::
 
     I[t] = alpha I[t-1] + W s[t],   V[t] = beta V[t-1] + I[t] + b,   spike V > theta, V <- 0
 
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from ..errors import ExportError
-from ..network import Network
+from ..core.network import Network
 from .targets import Target
 
 Rounding = Literal["nearest", "stochastic"]

@@ -1,8 +1,8 @@
 """The float network run on given input spikes, layer by layer, keeping *unpooled* spikes.
 
 This is the reference the integer network is compared with (spike counts per neuron) and
-the source of the activity statistics that choose each layer's weight exponent. It runs the
-same :class:`~spikelocal.neurons.CubaLIF` dynamics as training and evaluation.
+the source of the activity statistics that choose each layer's weight exponent. It reads the
+records of the one core loop (:mod:`spikelocal.core.simulate`), as training and evaluation do.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..network import Network
+from ..core.network import Network
+from ..core.simulate import Simulator, Want
 
 
 @dataclass
@@ -26,26 +27,13 @@ class FloatActivity:
 
 @torch.no_grad()
 def run_float(net: Network, spikes: torch.Tensor) -> FloatActivity:
-    """Simulate ``net`` on input spikes [T, B, *input_shape] (no chunking needed here)."""
+    """Simulate ``net`` on input spikes [T, B, *input_shape] as one chunk of the core loop."""
     t, b = spikes.shape[:2]
     out = FloatActivity()
-    inp = spikes.to(torch.float32)
-    for layer in net.layers:
-        current = layer.synapse(inp.reshape(t * b, *layer.in_shape)).view(t, b, *layer.out_shape)
-        state = layer.neuron.init_state((b, *layer.out_shape), current.device)
-        act, membrane, _ = layer.neuron.run(current, state, layer.bias)
-        alpha = getattr(layer.neuron, "alpha", 0.0)
-        syn = torch.zeros_like(current[0])
-        max_i = 0.0
-        for k in range(t):  # the synaptic current itself is not returned by run()
-            syn = alpha * syn + current[k]
-            max_i = max(max_i, float(syn.abs().max()))
-        out.counts.append(act.reshape(t, b, -1).sum(0).to(torch.int64).numpy())
-        out.max_input.append(float(current.abs().max()))
-        out.max_current.append(max_i)
-        out.max_voltage.append(float(membrane.abs().max()))
-        if layer.pooled_shape != layer.out_shape:
-            act = layer.pool(act.reshape(t * b, *layer.out_shape)).view(t, b, *layer.pooled_shape)
-        inp = act
+    sim = Simulator(net.layers, Want(membrane=True, current=True, drive=True))
+    for rec in sim.run(spikes.to(torch.float32), sim.start(b, spikes.device)):
+        out.counts.append(rec.output.reshape(t, b, -1).sum(0).to(torch.int64).numpy())
+        out.max_input.append(float(rec.drive.abs().max()))
+        out.max_current.append(float(rec.current.abs().max()))
+        out.max_voltage.append(float(rec.membrane.abs().max()))
     return out
-

@@ -16,7 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
-from ..network import Network
+from ..core.network import Network
 
 
 class RuleOptions(BaseModel):

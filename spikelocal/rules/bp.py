@@ -2,7 +2,7 @@
 
 Rumelhart, Hinton & Williams 1986; for spiking networks Neftci, Mostafa & Zenke,
 "Surrogate gradient learning in spiking neural networks", IEEE SPM 2019 (the same
-surrogate derivative as the local rule, :mod:`spikelocal.neurons`).
+surrogate derivative as the local rule, :mod:`spikelocal.core.neurons`).
 
 The loss every non-local rule minimises is the OUTPUT layer's loss, exactly the loss of the
 local rule's output layer with the same ``window`` (:mod:`spikelocal.rules.local`): the
@@ -26,65 +26,29 @@ logged as probes of what each layer represents.
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Union
 
 import torch
-from pydantic import Field
+from pydantic import Field, PositiveInt
 from torch import Tensor
 
-from ..layers import Layer
-from ..losses import LOSSES, LossFn
-from ..network import Network
+from ..core.simulate import LayerRecord, SimState, Simulator, Want
+from ..core.windows import PieceWindows, run_windows
+from ..losses import LOSSES
+from ..core.network import Network
 from . import RULES
 from .base import BatchResult, Rule, RuleOptions, zero_grads
+from .window_loss import BatchMetrics, per_step
 
-Window = Literal["chunk", "step"]
-
-
-class BatchMetrics:
-    """Per-layer readout scores, losses and spike counts of one batch (what the trainer logs)."""
-
-    def __init__(self, net: Network, batch: int, loss_fn: LossFn, window: Window) -> None:
-        n = len(net.layers)
-        self.loss_fn = loss_fn
-        self.window = window
-        self.batch = batch
-        self.logits = [torch.zeros(batch, net.num_classes) for _ in range(n)]
-        self.loss = [0.0] * n
-        self.counts = [torch.zeros(batch) for _ in range(n)]
-        self.steps = 0
-
-    def record(self, i: int, layer: Layer, act: Tensor, labels_rep: Tensor) -> Tensor:
-        """Add layer i's K steps of activity [K, B, ...]; return its readout error [K*B, C].
-
-        With ``window == "chunk"`` the error is the chunk loss's error, the same at each of
-        the K steps (rows repeat with the step, as ``labels_rep`` does)."""
-        act = act.detach()
-        k, b = act.shape[:2]
-        self.counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
-        if self.window == "chunk":
-            logits = layer.readout_logits(act.mean(0).reshape(b, *layer.pooled_shape))
-            self.logits[i] += logits * k
-            loss, err = self.loss_fn(logits, labels_rep[:b])
-            self.loss[i] += float(loss) * k
-            return err.repeat(k, 1)
-        logits = layer.readout_logits(act.reshape(k * b, *layer.pooled_shape))
-        self.logits[i] += logits.view(k, b, -1).sum(0)
-        loss, err = self.loss_fn(logits, labels_rep)
-        self.loss[i] += float(loss)
-        return err
-
-    def result(self) -> BatchResult:
-        scale = 1.0 / (self.batch * self.steps)
-        return BatchResult(self.logits, [s * scale for s in self.loss], self.counts)
 
 
 class OutputLossOptions(RuleOptions):
     """Options of the rules that minimise the output layer's loss."""
 
     loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    window: Window = Field("chunk", description="what the output loss scores: the activity "
-                           "averaged over each chunk ('chunk', as the local rule) or every step")
+    window: Union[Literal["sample", "step"], PositiveInt] = Field(
+        "sample", description="what the output loss scores: the activity averaged over the whole "
+        "sample ('sample', as the local rule), over windows of N steps, or every step")
 
 
 class BPOptions(OutputLossOptions):
@@ -100,37 +64,34 @@ class BPRule(Rule):
     def __init__(self, net: Network, options: BPOptions, seed: int) -> None:
         super().__init__(net, options, seed)
         self.loss_fn = LOSSES.get(options.loss)
+        self.simulator = Simulator(net.layers, Want(differentiable=True))
 
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
                         active: list[bool]) -> BatchResult:
         net = self.net
         zero_grads(net)
-        layers = net.layers
-        metrics: BatchMetrics | None = None
-        states = None
-        total: Tensor | float = 0.0
+        metrics = BatchMetrics(net, labels, self.loss_fn)
+        terms: list[Tensor] = []
+
+        def forward(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
+            err = None
+            for i, rec in enumerate(records):
+                err = metrics.record(i, rec.layer, windows)
+            out = records[-1]
+            k, b = out.pooled.shape[:2]
+            logits = out.layer.readout_logits(out.pooled.reshape(k * b, *out.layer.pooled_shape))
+            # d/dlogits of this sum is the closed-form error: the loss of losses.py
+            terms.append((logits * per_step(err, k, windows.group_len)).sum())
+
         with torch.enable_grad():
-            for x in chunks:
-                k, b = x.shape[:2]
-                if states is None:
-                    states = net.init_states(b)
-                    metrics = BatchMetrics(net, b, self.loss_fn, self.options.window)
-                labels_rep = labels.repeat(k)
-                inp = x
-                for i, layer in enumerate(layers):
-                    act, _, states[i] = layer.step(inp, states[i], differentiable=True)
-                    err = metrics.record(i, layer, act, labels_rep)
-                    inp = act
-                logits = layers[-1].readout_logits(inp.reshape(k * b, *layers[-1].pooled_shape))
-                # d/dlogits of this sum is the closed-form error: the loss of losses.py
-                total = total + (logits * err).sum()
-                metrics.steps += k
-            if metrics is None:
+            state = run_windows(self.simulator, chunks, self.options.window, forward)
+            if state is None:
                 raise ValueError("compute_updates got no input chunks")
-            params = [p for layer, on in zip(layers, active) if on for p in layer.parameters()]
+            params = [p for layer, on in zip(net.layers, active) if on for p in layer.parameters()]
+            total = torch.stack(terms).sum() if terms else None
             grads = torch.autograd.grad(total, params, allow_unused=True) if params else ()
-        scale = 1.0 / (labels.shape[0] * metrics.steps)
+        scale = 1.0 / (labels.shape[0] * state.steps)
         for p, g in zip(params, grads):
             if g is not None:
                 p.grad.copy_(g).mul_(scale)
-        return metrics.result()
+        return metrics.result(state.steps)

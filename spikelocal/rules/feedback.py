@@ -16,7 +16,7 @@ error e(t) = dloss(z_L(t), y)/dz_L and ``pool^T`` the adjoint of the layer's sum
     dfa:            delta_l(t) = pool^T(B_l^T e(t)) * f'(V_l(t))
     dW_l = 1/(B T) sum_t delta_l(t) outer P_{l-1}(t)
 
-with P the pre-synaptic eligibility trace of :mod:`spikelocal.neurons`. For a rate network
+with P the pre-synaptic eligibility trace of :mod:`spikelocal.core.neurons`. For a rate network
 T = 1, P is the layer input and this is the rule of the papers. For a spiking network the
 error crosses layers at the same time step only (time-local, no BPTT): the part of the
 credit that flows through the synaptic and membrane memory of the layers above is dropped,
@@ -26,7 +26,7 @@ equals backprop (``tests/test_rules_feedback.py``).
 Scale of the feedback. For a spiking layer the error at step t is sent down through the
 synapse's instantaneous weight only, while a spike drives the layer above through the whole
 synaptic and membrane kernel, whose DC gain is 1/((1-alpha)(1-beta)). spikelocal initialises
-spiking weights divided by g = threshold (1-alpha)(1-beta) (:mod:`spikelocal.layers`), so
+spiking weights divided by g = threshold (1-alpha)(1-beta) (:mod:`spikelocal.core.layers`), so
 that ``network.weight_scale`` means the same for any time constants. fa draws B in the
 range of the init WITHOUT that factor (weight_scale / sqrt(fan_in)), and sign_symmetry
 divides by g in the same way (g = 1 for rate neurons): both then carry an error of the size
@@ -49,30 +49,18 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ..layers import Layer
-from ..network import Network
+from ..core.layers import Layer
+from ..core.network import Network
 from . import RULES
 from .bp import OutputLossOptions
-from .targets import DeltaRule, Forward
+from .targets import DeltaRule, Forward, synapse_adjoint
 
 _FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
 
 
 def init_gain(layer: Layer) -> float:
     """g of the module docstring: the factor by which :class:`Layer` scales a spiking init."""
-    nrn = layer.neuron
-    if not nrn.spiking:
-        return 1.0
-    return layer.neuron_cfg.threshold * (1 - nrn.alpha) * (1 - nrn.beta)
-
-
-def input_grad(layer: Layer, delta: Tensor, feedback: Tensor) -> Tensor:
-    """The synapse's adjoint with ``feedback`` in place of W: [N, *out_shape] -> [N, *in_shape]."""
-    n = delta.shape[0]
-    if layer.kind == "dense":
-        return (delta.reshape(n, -1) @ feedback).view(n, *layer.in_shape)
-    return torch.nn.grad.conv2d_input((n, *layer.in_shape), feedback, delta,
-                                      stride=layer.cfg.stride, padding=layer.cfg.padding)
+    return layer.neuron.threshold_current if layer.neuron.spiking else 1.0
 
 
 class FeedbackOptions(OutputLossOptions):
@@ -128,7 +116,7 @@ class FARule(FeedbackRule):
 
     def __init__(self, net: Network, options: FAOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        scale = options.feedback_scale * net.cfg.weight_scale
+        scale = options.feedback_scale * net.weight_scale
         self.feedback: dict[int, Tensor] = {}
         for i, layer in enumerate(net.layers):
             if i == 0:
@@ -138,7 +126,7 @@ class FARule(FeedbackRule):
             self.feedback[i] = ((torch.rand(w.shape, generator=self.generator) * 2 - 1) * bound).to(w.device)
 
     def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
-        return input_grad(self.net.layers[i + 1], deltas[i + 1], self.feedback[i + 1])
+        return synapse_adjoint(self.net.layers[i + 1], deltas[i + 1], self.feedback[i + 1])
 
     def feedback_matrices(self) -> dict[int, Tensor]:
         return dict(self.feedback)
@@ -159,7 +147,7 @@ class SignSymmetryRule(FeedbackRule):
         return torch.sign(w) * (w.abs().mean() / init_gain(layer))
 
     def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
-        return input_grad(self.net.layers[i + 1], deltas[i + 1], self._sign_feedback(i + 1))
+        return synapse_adjoint(self.net.layers[i + 1], deltas[i + 1], self._sign_feedback(i + 1))
 
     def feedback_matrices(self) -> dict[int, Tensor]:
         return {i: self._sign_feedback(i).detach() for i in range(1, len(self.net.layers))}
@@ -189,4 +177,4 @@ class DFARule(FeedbackRule):
         return {f"feedback.{i}": b for i, b in self.feedback.items()}
 
 
-__all__ = ["FARule", "DFARule", "SignSymmetryRule", "FeedbackRule", "input_grad", "init_gain"]
+__all__ = ["FARule", "DFARule", "SignSymmetryRule", "FeedbackRule", "init_gain"]

@@ -29,7 +29,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ..network import Network
+from ..core.network import Network
 from . import RULES
 from .bp import OutputLossOptions
 from .targets import DeltaRule, Forward

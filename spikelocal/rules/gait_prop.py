@@ -35,7 +35,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ..network import Network
+from ..core.network import Network
 from . import RULES
 from .base import BatchResult
 from .bp import OutputLossOptions

@@ -10,7 +10,7 @@ For layer l with pooled activity r_l(t), fixed random readout G_l and label y::
     delta_l(t) = pool^T(G_l^T e_l(t)) * f'(V_l(t))      modulator x post-synaptic factor
     dW_l       = sum_t delta_l(t) outer P_{l-1}(t)      x pre-synaptic eligibility trace
 
-with P the trace of :mod:`spikelocal.neurons` (the input itself for rate neurons). The loss
+with P the trace of :mod:`spikelocal.core.neurons` (the input itself for rate neurons). The loss
 is averaged over batch and time.
 
 ``window`` says what the readout reads. ``step`` (DECOLLE): a loss at every time step on that
@@ -34,22 +34,28 @@ excluded from the gradient (``tests/test_local_rule.py`` checks it).
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Union
+
+from pydantic import PositiveInt
 
 import torch
 from torch import Tensor
 
+from ..core.simulate import LayerRecord, SimState, Simulator, Want
+from ..core.three_factor import three_factor
+from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
-from ..network import Network
+from ..core.network import Network
 from . import RULES
 from .base import BatchResult, Rule, RuleOptions, zero_grads
+from .window_loss import BatchMetrics, scale_grads
 
 
 class LocalOptions(RuleOptions):
     name: Literal["local"] = "local"
     loss: Literal["ce", "mse", "smooth_l1"] = "ce"
     mode: Literal["together", "layerwise"] = "together"
-    window: Literal["chunk", "step"] = "chunk"
+    window: Union[Literal["sample", "step"], PositiveInt] = "sample"
 
 
 @RULES.register("local")
@@ -59,7 +65,9 @@ class LocalRule(Rule):
     def __init__(self, net: Network, options: LocalOptions, seed: int) -> None:
         super().__init__(net, options, seed)
         self.loss_fn = LOSSES.get(options.loss)
-        self._workspaces: list[tuple[dict[str, Tensor], dict[str, Tensor]]] = []
+        # records of a chunk are consumed before the next one starts: buffers are reused
+        # from chunk to chunk and batch to batch (memory flat in T, no fresh allocations)
+        self.simulator = Simulator(net.layers, Want(derivative=True, trace=True, reuse_buffers=True))
 
     def active_layers(self, epoch: int, epochs: int) -> list[bool]:
         n = len(self.net.layers)
@@ -71,63 +79,19 @@ class LocalRule(Rule):
     @torch.no_grad()
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
                         active: list[bool]) -> BatchResult:
-        net = self.net
-        zero_grads(net)
-        layers = net.layers
-        n = len(layers)
-        states = traces = None
-        bias_traces = [0.0] * n
-        logits_sum: list[Tensor] = []
-        loss_sum = [0.0] * n
-        counts: list[Tensor] = []
-        steps = 0
-        chunk_window = self.options.window == "chunk"
-        # per layer, buffers reused from chunk to chunk and batch to batch: every result of a
-        # chunk is consumed before the next one starts (memory flat in T, no fresh allocations)
-        if len(self._workspaces) != n:
-            self._workspaces = [({}, {}) for _ in layers]
-        for x in chunks:
-            k, b = x.shape[:2]
-            if states is None:
-                states = net.init_states(b)
-                traces = [layer.neuron.init_trace((b, *layer.in_shape), x.device) for layer in layers]
-                logits_sum = [torch.zeros(b, net.num_classes) for _ in layers]
-                counts = [torch.zeros(b) for _ in layers]
-                labels_rep = labels.repeat(k)
-            elif k * b != labels_rep.shape[0]:
-                labels_rep = labels.repeat(k)
-            inp = x
-            for i, layer in enumerate(layers):
-                act, membrane, states[i] = layer.step(inp, states[i], workspace=self._workspaces[i][0])
-                if chunk_window:  # one pass over the chunk: its sum gives counts and mean
-                    chunk_sum = act.sum(0)
-                    counts[i] += chunk_sum.reshape(b, -1).sum(1)
-                    logits = layer.readout_logits(chunk_sum.div_(k))
-                    logits_sum[i] += logits * k
-                    loss, err = self.loss_fn(logits, labels)
-                    loss_sum[i] += float(loss) * k
-                else:
-                    counts[i] += act.reshape(k, b, -1).sum(dim=(0, 2))
-                    logits = layer.readout_logits(act.reshape(k * b, *layer.pooled_shape))
-                    logits_sum[i] += logits.view(k, b, -1).sum(0)
-                    loss, err = self.loss_fn(logits, labels_rep)
-                    loss_sum[i] += float(loss)
+        zero_grads(self.net)
+        metrics = BatchMetrics(self.net, labels, self.loss_fn)
+
+        def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
+            for i, rec in enumerate(records):
+                err = metrics.record(i, rec.layer, windows)
                 if active[i]:
-                    g_act = layer.pool_adjoint(layer.readout_adjoint(err))
-                    if chunk_window:  # every step of the chunk shares the chunk's modulator
-                        delta = layer.neuron.derivative(membrane, inplace=True).mul_(g_act)
-                    else:
-                        delta = g_act.view(k, b, *layer.out_shape).mul_(layer.neuron.derivative(membrane, inplace=True))
-                    pre, traces[i] = layer.neuron.eligibility(inp, traces[i], self._workspaces[i][1])
-                    layer.weight.grad += layer.weight_grad(
-                        pre.reshape(k * b, *layer.in_shape), delta.view(k * b, *layer.out_shape))
-                    if layer.bias is not None:
-                        pb, bias_traces[i] = layer.neuron.bias_eligibility(k, bias_traces[i])
-                        layer.bias.grad += layer.bias_grad(delta, pb)
-                inp = act
-            steps += k
-        scale = 1.0 / (labels.shape[0] * steps)
-        for layer in layers:
-            for p in layer.parameters():
-                p.grad.mul_(scale)
-        return BatchResult(logits_sum, [s * scale for s in loss_sum], counts)
+                    layer = rec.layer
+                    modulator = layer.pool_adjoint(layer.readout_adjoint(err))
+                    three_factor(rec, modulator.view(-1, labels.shape[0], *layer.out_shape))
+
+        state = run_windows(self.simulator, chunks, self.options.window, update)
+        if state is None:
+            raise ValueError("compute_updates got no input chunks")
+        scale_grads(self.net, labels.shape[0], state.steps)
+        return metrics.result(state.steps)

@@ -35,8 +35,8 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ..layers import Layer
-from ..network import Network
+from ..core.layers import Layer
+from ..core.network import Network
 from . import RULES
 from .bp import OutputLossOptions
 from .targets import DeltaRule, Forward, synapse_adjoint

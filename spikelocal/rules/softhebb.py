@@ -52,12 +52,16 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from ..layers import Layer
+from ..core.layers import Layer
+from ..core.simulate import LayerRecord, SimState, Simulator, Want
+from ..core.three_factor import three_factor
+from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
-from ..network import Network
+from ..core.network import Network
 from . import RULES
 from .base import BatchResult, Rule, zero_grads
-from .bp import BatchMetrics, OutputLossOptions
+from .bp import OutputLossOptions
+from .window_loss import BatchMetrics, per_step
 
 
 class SoftHebbOptions(OutputLossOptions):
@@ -76,11 +80,9 @@ class SoftHebbOptions(OutputLossOptions):
 def drive_gain(layer: Layer) -> float:
     """Factor from a layer's weights to rate units: 1 for rate neurons; for LIF neurons the DC
     gain over the threshold, 1 / (theta (1 - alpha)(1 - beta)), the same factor by which
-    :class:`~spikelocal.layers.Layer` scales their init, so that ||w_k|| -> 1 in rate units."""
+    :class:`~spikelocal.core.layers.Layer` scales their init, so that ||w_k|| -> 1 in rate units."""
     neuron = layer.neuron
-    if not neuron.spiking:
-        return 1.0
-    return 1.0 / (neuron.threshold * (1 - neuron.alpha) * (1 - neuron.beta))
+    return 1.0 / neuron.threshold_current if neuron.spiking else 1.0
 
 
 def hebbian_update(layer: Layer, x: Tensor, temperature: float, anti_hebbian: bool,
@@ -113,6 +115,9 @@ class SoftHebbRule(Rule):
     def __init__(self, net: Network, options: SoftHebbOptions, seed: int) -> None:
         super().__init__(net, options, seed)
         self.loss_fn = LOSSES.get(options.loss)
+        # hidden layers only run forward; the classifier on top records what its rule needs
+        last = Want(differentiable=True) if options.classifier == "sgd" else Want(derivative=True, trace=True)
+        self.simulator = Simulator(net.layers, [Want()] * (len(net.layers) - 1) + [last])
 
     @classmethod
     def requires_bias(cls, index: int, count: int, spiking: bool) -> bool:
@@ -128,66 +133,52 @@ class SoftHebbRule(Rule):
         opts = self.options
         net = self.net
         zero_grads(net)
-        layers = net.layers
-        n = len(layers)
-        out = layers[-1]
+        n = len(net.layers)
+        out = net.layers[-1]
         sgd = opts.classifier == "sgd"
-        metrics: BatchMetrics | None = None
-        states = None
+        metrics = BatchMetrics(net, labels, self.loss_fn)
         rate_sums: list[Tensor | float] = [0.0] * n
         out_sums: list[Tensor | float] = [0.0] * n
-        trace: tuple = ()
-        bias_trace = 0.0
-        total: Tensor | float = 0.0
+        terms: list[Tensor] = []
+
+        def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
+            err = None
+            for i, rec in enumerate(records):
+                err = metrics.record(i, rec.layer, windows)
+                if i < n - 1 and active[i]:
+                    rate_sums[i] = rate_sums[i] + rec.input.sum(0)
+                    if rec.layer.neuron.spiking:
+                        out_sums[i] = out_sums[i] + rec.pooled.sum(0)
+            last = records[-1]
+            k, b = last.pooled.shape[:2]
+            if sgd:
+                logits = out.readout_logits(last.pooled.reshape(k * b, *out.pooled_shape))
+                terms.append((logits * per_step(err, k, windows.group_len)).sum())  # d/dlogits = err
+            elif active[-1]:
+                modulator = out.pool_adjoint(out.readout_adjoint(err))
+                three_factor(last, modulator.view(-1, b, *out.out_shape))
+
         with torch.no_grad():
-            for x in chunks:
-                k, b = x.shape[:2]
-                if states is None:
-                    states = net.init_states(b)
-                    metrics = BatchMetrics(net, b, self.loss_fn, self.options.window)
-                    trace = out.neuron.init_trace((b, *out.in_shape), x.device)
-                labels_rep = labels.repeat(k)
-                inp = x
-                for i, layer in enumerate(layers[:-1]):
-                    if active[i]:
-                        rate_sums[i] = rate_sums[i] + inp.sum(0)
-                    inp, _, states[i] = layer.step(inp, states[i])
-                    if active[i] and layer.neuron.spiking:
-                        out_sums[i] = out_sums[i] + inp.sum(0)
-                    metrics.record(i, layer, inp, labels_rep)
-                if sgd:
-                    with torch.enable_grad():
-                        act, _, states[-1] = out.step(inp, states[-1], differentiable=True)
-                        err = metrics.record(n - 1, out, act, labels_rep)
-                        logits = out.readout_logits(act.reshape(k * b, *out.pooled_shape))
-                        total = total + (logits * err).sum()   # d/dlogits = the closed-form error
-                else:
-                    act, membrane, states[-1] = out.step(inp, states[-1])
-                    err = metrics.record(n - 1, out, act, labels_rep)
-                    if active[-1]:
-                        delta = out.pool_adjoint(out.readout_adjoint(err)).mul_(
-                            out.neuron.derivative(membrane.reshape(k * b, *out.out_shape)))
-                        pre, trace = out.neuron.eligibility(inp, trace)
-                        out.weight.grad += out.weight_grad(pre.reshape(k * b, *out.in_shape), delta)
-                        if out.bias is not None:
-                            pb, bias_trace = out.neuron.bias_eligibility(k, bias_trace)
-                            out.bias.grad += out.bias_grad(delta.view(k, b, *out.out_shape), pb)
-                metrics.steps += k
-        if metrics is None:
+            if sgd:
+                with torch.enable_grad():
+                    state = run_windows(self.simulator, chunks, opts.window, update)
+            else:
+                state = run_windows(self.simulator, chunks, opts.window, update)
+        if state is None:
             raise ValueError("compute_updates got no input chunks")
-        scale = 1.0 / (labels.shape[0] * metrics.steps)
         if sgd and active[-1]:
             params = list(out.parameters())
-            grads = torch.autograd.grad(total, params)
+            grads = torch.autograd.grad(torch.stack(terms).sum(), params)
             for p, g in zip(params, grads):
                 p.grad.copy_(g)
+        scale = 1.0 / (labels.shape[0] * state.steps)
         for p in out.parameters():
             p.grad.mul_(scale)
         with torch.no_grad():
-            for i, layer in enumerate(layers[:-1]):
+            for i, layer in enumerate(net.layers[:-1]):
                 if active[i]:
-                    self._learn(layer, rate_sums[i] / metrics.steps, out_sums[i], metrics.steps)
-        return metrics.result()
+                    self._learn(layer, rate_sums[i] / state.steps, out_sums[i], state.steps)
+        return metrics.result(state.steps)
 
     def _learn(self, layer: Layer, x: Tensor, out_sum: Tensor | float, steps: int) -> None:
         opts = self.options
@@ -215,8 +206,7 @@ def spiking_threshold_step(layer: Layer, out_sum: Tensor, steps: int, opts: Soft
     neurons_per_channel = out_sum.shape[0] * math.prod(layer.out_shape[1:])   # batch x positions
     per_channel = out_sum.transpose(0, 1).reshape(out_sum.shape[1], -1).sum(1)
     rate = per_channel / (neurons_per_channel * steps)
-    nrn = layer.neuron
-    return opts.threshold_rate * (opts.target_rate - rate) / opts.target_rate * nrn.threshold * (1 - nrn.beta)
+    return opts.threshold_rate * (opts.target_rate - rate) / opts.target_rate * layer.neuron.threshold_bias
 
 
 __all__ = ["SoftHebbRule", "SoftHebbOptions", "hebbian_update", "adaptive_rate", "drive_gain",

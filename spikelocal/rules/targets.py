@@ -5,7 +5,7 @@ alone; the update is then the same three-factor product as in :mod:`spikelocal.r
 
     dW_l = 1/(B T) sum_t delta_l(t) outer P_{l-1}(t)      db_l = 1/(B T) sum_t delta_l(t) pb(t)
 
-with P the pre-synaptic eligibility trace of :mod:`spikelocal.neurons` (the layer input
+with P the pre-synaptic eligibility trace of :mod:`spikelocal.core.neurons` (the layer input
 for rate neurons). For a rate network (T = 1) this is the rule of each paper; for spiking
 networks the signal crosses layers within a time step only, as in
 :mod:`spikelocal.rules.feedback` (time-local, no BPTT).
@@ -18,11 +18,15 @@ from typing import Iterable
 import torch
 from torch import Tensor
 
-from ..layers import Layer
+from ..core.layers import Layer
+from ..core.simulate import LayerRecord, SimState, Simulator, Want
+from ..core.three_factor import accumulate
+from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
-from ..network import Network
+from ..core.network import Network
 from .base import BatchResult, Rule, zero_grads
-from .bp import BatchMetrics, OutputLossOptions
+from .bp import OutputLossOptions
+from .window_loss import BatchMetrics, per_step, scale_grads
 
 
 @dataclass
@@ -52,6 +56,7 @@ class DeltaRule(Rule):
     def __init__(self, net: Network, options: OutputLossOptions, seed: int) -> None:
         super().__init__(net, options, seed)
         self.loss_fn = LOSSES.get(options.loss)
+        self.simulator = Simulator(net.layers, Want(membrane=True, trace=True))
 
     def deltas(self, fwd: Forward, lowest: int) -> list[Tensor | None]:
         """dLoss/d(pre-activation) [N, *out_shape] of every layer from ``lowest`` up."""
@@ -66,48 +71,29 @@ class DeltaRule(Rule):
                         active: list[bool]) -> BatchResult:
         net = self.net
         zero_grads(net)
-        layers = net.layers
-        n = len(layers)
+        n = len(net.layers)
         lowest = active.index(True) if any(active) else n
-        metrics: BatchMetrics | None = None
-        states = traces = None
-        bias_traces = [0.0] * n
-        for x in chunks:
-            k, b = x.shape[:2]
-            if states is None:
-                states = net.init_states(b)
-                traces = [layer.neuron.init_trace((b, *layer.in_shape), x.device) for layer in layers]
-                metrics = BatchMetrics(net, b, self.loss_fn, self.options.window)
-            labels_rep = labels.repeat(k)
-            inputs, acts, membranes = [], [], []
-            inp = x
+        metrics = BatchMetrics(net, labels, self.loss_fn)
+
+        def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
             err = None
-            for i, layer in enumerate(layers):
-                act, membrane, states[i] = layer.step(inp, states[i])
-                err = metrics.record(i, layer, act, labels_rep)
-                inputs.append(inp)
-                acts.append(act.reshape(k * b, *layer.pooled_shape))
-                membranes.append(membrane.reshape(k * b, *layer.out_shape))
-                inp = act
-            deltas = self.deltas(Forward(inputs, acts, membranes, err, labels_rep), lowest)
-            for i, layer in enumerate(layers):
-                if not active[i] or deltas[i] is None:
-                    continue
-                pre, traces[i] = layer.neuron.eligibility(inputs[i], traces[i])
-                override = self.presynaptic(i)
-                pre = pre if override is None else override
-                layer.weight.grad += layer.weight_grad(pre.reshape(k * b, *layer.in_shape), deltas[i])
-                if layer.bias is not None:
-                    pb, bias_traces[i] = layer.neuron.bias_eligibility(k, bias_traces[i])
-                    layer.bias.grad += layer.bias_grad(deltas[i].view(k, b, *layer.out_shape), pb)
-            metrics.steps += k
-        if metrics is None:
+            for i, rec in enumerate(records):
+                err = metrics.record(i, rec.layer, windows)
+            k, b = records[0].output.shape[:2]
+            fwd = Forward([rec.input for rec in records],
+                          [rec.pooled.reshape(k * b, *rec.layer.pooled_shape) for rec in records],
+                          [rec.membrane.reshape(k * b, *rec.layer.out_shape) for rec in records],
+                          per_step(err, k, windows.group_len), labels.repeat(k))
+            deltas = self.deltas(fwd, lowest)
+            for i, rec in enumerate(records):
+                if active[i] and deltas[i] is not None:
+                    accumulate(rec, deltas[i].view(k, b, *rec.layer.out_shape), self.presynaptic(i))
+
+        state = run_windows(self.simulator, chunks, self.options.window, update)
+        if state is None:
             raise ValueError("compute_updates got no input chunks")
-        scale = 1.0 / (labels.shape[0] * metrics.steps)
-        for layer in layers:
-            for p in layer.parameters():
-                p.grad.mul_(scale)
-        return metrics.result()
+        scale_grads(net, labels.shape[0], state.steps)
+        return metrics.result(state.steps)
 
 
 __all__ = ["DeltaRule", "Forward", "synapse_adjoint"]

@@ -12,16 +12,26 @@ identity times ``readout.output_scale``: it learns from its own local loss.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import LayerConfig, NeuronConfig, ReadoutConfig
+from ..config import LayerConfig, NeuronConfig, ReadoutConfig
 from .neurons import NeuronModel, build_neuron
 
 Shape = tuple[int, ...]
+
+
+class LayerStep(NamedTuple):
+    """What one call of :meth:`Layer.step` produces for K steps (all [K, B, ...])."""
+
+    current: Tensor     # synaptic current W x (reused buffer when a workspace is given)
+    output: Tensor      # spikes (LIF) or rate h (rate neurons), before pooling
+    pooled: Tensor      # what the next layer and the readout see (``output`` without pooling)
+    membrane: Tensor    # V before the reset (LIF) or the pre-activation a (rate)
+    state: tuple[Tensor, ...]
 
 
 class Layer(nn.Module):
@@ -61,10 +71,8 @@ class Layer(nn.Module):
             self.pooled_shape = self.out_shape
         bound = weight_scale / math.sqrt(fan_in)
         if self.neuron.spiking:
-            # A LIF neuron integrates a constant input with DC gain 1/((1-alpha)(1-beta)):
-            # scale the init by threshold/gain so weight_scale means the same for any taus.
-            lif = self.neuron
-            bound *= neuron_cfg.threshold * (1 - lif.alpha) * (1 - lif.beta)
+            # scale the init by threshold / DC gain so weight_scale means the same for any taus
+            bound *= self.neuron.threshold_current
         self.weight = nn.Parameter((torch.rand(w_shape, generator=generator) * 2 - 1) * bound)
         use_bias = cfg.bias if cfg.bias is not None else not self.neuron.spiking
         bias_len = w_shape[0]
@@ -129,11 +137,12 @@ class Layer(nn.Module):
         return (err @ self.readout).view(err.shape[0], *self.pooled_shape)
 
     def step(self, inp: Tensor, state: tuple[Tensor, ...], differentiable: bool = False,
-             workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
-        """K steps of input [K, B, *in_shape] -> (pooled activity, membrane, state).
+             workspace: Optional[dict[str, Tensor]] = None) -> "LayerStep":
+        """K steps of input [K, B, *in_shape] through synapses, neurons and pooling.
 
         With a ``workspace`` (a dict kept by the caller across chunks) the current and the
-        neuron's results reuse the previous chunk's memory (see ``NeuronModel.run``).
+        neuron's results reuse the previous chunk's memory (see ``NeuronModel.run``). Callers
+        normally go through :mod:`spikelocal.core.simulate`, which records what rules need.
         """
         k, b = inp.shape[:2]
         flat = inp.reshape(k * b, *self.in_shape)
@@ -144,10 +153,11 @@ class Layer(nn.Module):
             current = torch.mm(flat.reshape(k * b, -1), self.weight.t(), out=out).view(k, b, *self.out_shape)
         else:
             current = self.synapse(flat).view(k, b, *self.out_shape)
-        act, membrane, state = self.neuron.run(current, state, self.bias, differentiable, workspace)
+        output, membrane, state = self.neuron.run(current, state, self.bias, differentiable, workspace)
+        pooled = output
         if self.pooled_shape != self.out_shape:
-            act = self.pool(act.reshape(k * b, *self.out_shape)).view(k, b, *self.pooled_shape)
-        return act, membrane, state
+            pooled = self.pool(output.reshape(k * b, *self.out_shape)).view(k, b, *self.pooled_shape)
+        return LayerStep(current, output, pooled, membrane, state)
 
     @property
     def num_neurons(self) -> int:

@@ -40,9 +40,9 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
-from . import kernels
-from .config import NeuronConfig
-from .registry import Registry
+from .. import kernels
+from ..config import NeuronConfig
+from ..registry import Registry
 
 State = tuple[Tensor, ...]
 Surrogate = Callable[[Tensor, float], Tensor]
@@ -83,9 +83,31 @@ class _SpikeFn(torch.autograd.Function):
 
 
 class NeuronModel(ABC):
-    """Dynamics of one population; stateless models ignore the state arguments."""
+    """Dynamics of one population; stateless models ignore the state arguments.
+
+    Besides the dynamics a model owns its constants, so that no rule, layer or exporter
+    recomputes them: :attr:`dc_gain` (steady-state membrane per unit of constant input
+    current), :attr:`bias_gain` (the same for the bias), and the two scales derived from
+    them that rules and initialisers use, :attr:`threshold_current` and
+    :attr:`threshold_bias`. Rate models have unit gains and no threshold (1.0 by convention),
+    so code written against these names is the same for both families.
+    """
 
     spiking: bool = False
+    threshold: float = 1.0
+    dc_gain: float = 1.0
+    bias_gain: float = 1.0
+
+    @property
+    def threshold_current(self) -> float:
+        """The constant input current that alone brings V to the threshold (threshold / dc_gain):
+        the scale of the default weight init and of the feedback of rules that send errors down."""
+        return self.threshold / self.dc_gain
+
+    @property
+    def threshold_bias(self) -> float:
+        """The bias that alone holds V at the threshold (threshold / bias_gain)."""
+        return self.threshold / self.bias_gain
 
     @abstractmethod
     def init_state(self, shape: tuple[int, ...], device: torch.device) -> State: ...
@@ -113,6 +135,11 @@ class NeuronModel(ABC):
 
     def init_trace(self, shape: tuple[int, ...], device: torch.device) -> State:
         return ()
+
+    def synaptic_current(self, current: Tensor, state: State) -> Tensor:
+        """The current the membrane integrates at each of K steps, given the state before them
+        (rate neurons: the synaptic input itself)."""
+        return current
 
     def eligibility(self, pre: Tensor, trace: State,
                     workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, State]:
@@ -170,8 +197,20 @@ class CubaLIF(NeuronModel):
         self.beta = math.exp(-cfg.dt / cfg.tau_mem)
         self.threshold = cfg.threshold
         self.hard_reset = cfg.reset == "hard"
+        # V responds to a constant current I0 with I0 / ((1-alpha)(1-beta)), to a bias b with b / (1-beta)
+        self.dc_gain = 1.0 / ((1.0 - self.alpha) * (1.0 - self.beta))
+        self.bias_gain = 1.0 / (1.0 - self.beta)
         self.surrogate = SURROGATES.get(cfg.surrogate.kind)
         self.slope = cfg.surrogate.slope
+
+    @property
+    def threshold_current(self) -> float:
+        # written as a product (not threshold / dc_gain) so that initial weights keep their digits
+        return self.threshold * (1 - self.alpha) * (1 - self.beta)
+
+    @property
+    def threshold_bias(self) -> float:
+        return self.threshold * (1 - self.beta)
 
     def init_state(self, shape: tuple[int, ...], device: torch.device) -> State:
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
@@ -234,6 +273,15 @@ class CubaLIF(NeuronModel):
 
     def init_trace(self, shape: tuple[int, ...], device: torch.device) -> State:
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def synaptic_current(self, current: Tensor, state: State) -> Tensor:
+        """I[t] = alpha I[t-1] + W s_in[t] (the same operations as :meth:`run`)."""
+        syn = state[0].clone()
+        out = torch.empty_like(current)
+        for k in range(current.shape[0]):
+            syn.mul_(self.alpha).add_(current[k])
+            out[k] = syn
+        return out
 
     def eligibility(self, pre: Tensor, trace: State,
                     workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, State]:
