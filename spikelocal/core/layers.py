@@ -93,6 +93,30 @@ class Layer(nn.Module):
             readout *= readout_cfg.scale
         self.register_buffer("readout", readout)
 
+    @classmethod
+    def dense(cls, in_shape: Shape | int, units: int, neuron: Optional[NeuronConfig] = None,
+              num_classes: int = 10, output: bool = False, bias: Optional[bool] = None,
+              readout: Optional[ReadoutConfig] = None, weight_scale: float = 1.0,
+              seed: int = 0) -> "Layer":
+        """A dense layer without writing its config: ``Layer.dense(784, 200, NeuronConfig())``.
+
+        The output layer (``output=True``) has ``units == num_classes``."""
+        shape = (in_shape,) if isinstance(in_shape, int) else tuple(in_shape)
+        return cls(LayerConfig(kind="dense", units=units, bias=bias), shape, neuron or NeuronConfig(),
+                   readout or ReadoutConfig(), num_classes, output, torch.Generator().manual_seed(seed),
+                   weight_scale)
+
+    @classmethod
+    def conv(cls, in_shape: Shape, channels: int, kernel: int = 3, stride: int = 1, padding: int = 0,
+             pool: int = 1, neuron: Optional[NeuronConfig] = None, num_classes: int = 10,
+             bias: Optional[bool] = None, readout: Optional[ReadoutConfig] = None,
+             weight_scale: float = 1.0, seed: int = 0) -> "Layer":
+        """A 2-D conv layer on [C, H, W] input, with sum pooling and a fixed readout."""
+        cfg = LayerConfig(kind="conv", channels=channels, kernel=kernel, stride=stride,
+                          padding=padding, pool=pool, bias=bias)
+        return cls(cfg, tuple(in_shape), neuron or NeuronConfig(), readout or ReadoutConfig(),
+                   num_classes, False, torch.Generator().manual_seed(seed), weight_scale)
+
     # -- synapses ------------------------------------------------------------------------
     def synapse(self, x: Tensor) -> Tensor:
         """Synaptic current for a batch of inputs [N, *in_shape] -> [N, *out_shape]."""

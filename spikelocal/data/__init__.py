@@ -9,12 +9,12 @@ import torch
 from torch import Tensor
 
 from ..config import DataConfig
-from .encoders import ENCODERS
+from .encoders import ENCODERS, SpikeEncoder
 from .event_frames import EventFrames
 from .idx import CLASS_NAMES, data_root, load_idx_dataset
 from .synthetic import make_synthetic
 
-__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "to_unit"]
+__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "SpikeEncoder", "to_unit"]
 
 
 @dataclass

@@ -61,3 +61,25 @@ def latency(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator
 def direct(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator) -> Iterator[Tensor]:
     for _, k in _spans(steps, chunk):
         yield x.unsqueeze(0).expand(k, *x.shape)
+
+
+class SpikeEncoder:
+    """An encoding as an object for a user's own loop: ``encoder(x)`` turns a batch of static
+    inputs (uint8 pixels, or floats in [0, 1]) into an iterator over chunks [K, B, *shape].
+
+    Each call draws from its own generator, seeded by (``seed``, call number), so a loop that
+    makes the same calls gets the same spikes.
+    """
+
+    def __init__(self, kind: str = "rate", steps: int = 25, gain: float = 1.0,
+                 chunk: int | None = None, seed: int = 0) -> None:
+        self.encode = ENCODERS.get(kind)
+        self.kind, self.steps, self.gain, self.seed = kind, steps, gain, seed
+        self.chunk = chunk or steps
+        self.calls = 0
+
+    def __call__(self, x: Tensor) -> Iterator[Tensor]:
+        unit = x.to(torch.float32).div_(255.0) if x.dtype == torch.uint8 else x.to(torch.float32)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.calls)
+        self.calls += 1
+        return self.encode(unit, self.steps, self.chunk, self.gain, gen)

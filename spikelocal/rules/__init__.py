@@ -1,16 +1,42 @@
 """Learning rules by name (``rule.name`` in an experiment). One file and one
-``@RULES.register`` line add a rule."""
+``@RULES.register`` line add a rule; :func:`build` makes one for a network."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pydantic import ValidationError
 
+from ..core.network import Network
+from ..errors import ConfigError
 from ..registry import Registry
-
-if TYPE_CHECKING:
-    from .base import Rule
+from .base import BatchResult, Rule, RuleOptions
 
 RULES: Registry["type[Rule]"] = Registry("rule")
 
-from . import local  # noqa: E402,F401  (registers the rules)
-from . import bp, feedback  # noqa: E402,F401  (baselines: bp, fa, dfa, sign_symmetry)
-from . import fw_dtp, gait_prop, predictive_coding, softhebb  # noqa: E402,F401  (issue 10)
+# importing a rule's module registers it
+from .local import LocalRule  # noqa: E402
+from .bp import BPRule  # noqa: E402  (baselines: bp, fa, dfa, sign_symmetry)
+from .feedback import DFARule, FARule, SignSymmetryRule  # noqa: E402
+from .fw_dtp import FWDTPRule  # noqa: E402  (bio-plausible relatives)
+from .gait_prop import GaitPropRule  # noqa: E402
+from .predictive_coding import PredictiveCodingRule  # noqa: E402
+from .softhebb import SoftHebbRule  # noqa: E402
+
+
+def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> Rule:
+    """A rule for ``net`` from its name, an options dict (``{"name": "fa", "loss": "mse"}``)
+    or an options object; unknown names and options are one-line errors."""
+    if isinstance(options, str):
+        options = {"name": options}
+    raw = options if isinstance(options, dict) else options.model_dump()
+    rule_cls = RULES.get(raw.get("name", "local"))
+    try:
+        opts = rule_cls.Options.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"rule.{key}: {err['msg']}") from None
+    return rule_cls(net, opts, seed)
+
+
+__all__ = ["RULES", "build", "Rule", "RuleOptions", "BatchResult", "LocalRule", "BPRule", "FARule",
+           "DFARule", "SignSymmetryRule", "FWDTPRule", "GaitPropRule", "PredictiveCodingRule",
+           "SoftHebbRule"]

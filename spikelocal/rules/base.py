@@ -3,8 +3,15 @@
 A rule receives the network, one batch of encoded input (an iterator over chunks of K time
 steps) and the labels. It writes its weight updates into ``param.grad`` (as a gradient to
 descend, so any torch optimiser applies them) and returns what the trainer logs. It never
-looks inside a neuron model: it uses activity, the membrane and ``neuron.derivative`` and
-``neuron.eligibility``, which every model provides.
+looks inside a neuron model and keeps no time loop: it reads the records of the one core
+loop (:mod:`spikelocal.core.simulate`) and, where it uses the three-factor product, calls
+:mod:`spikelocal.core.three_factor`. In a user's own loop::
+
+    rule = spikelocal.rules.build("local", net)
+    for x, y in batches:                  # x: [T, B, *input_shape] or an iterable of chunks
+        optimizer.zero_grad()             # (the rule overwrites grad anyway)
+        rule.step(x, y)
+        optimizer.step()
 """
 from __future__ import annotations
 
@@ -57,6 +64,14 @@ class Rule(ABC):
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
                         active: list[bool]) -> BatchResult:
         """Set ``grad`` of every parameter of the active layers; return the batch's metrics."""
+
+    def step(self, x: Tensor | Iterable[Tensor], labels: Tensor,
+             active: list[bool] | None = None) -> BatchResult:
+        """One batch: ``x`` is the encoded input [T, B, *input_shape] (one chunk) or an
+        iterable of chunks; every layer learns unless ``active`` says otherwise. Fills
+        ``param.grad``; an optimiser's ``step()`` applies it."""
+        chunks = [x] if isinstance(x, Tensor) else x
+        return self.compute_updates(chunks, labels, active or [True] * len(self.net.layers))
 
     def active_layers(self, epoch: int, epochs: int) -> list[bool]:
         """Which layers learn in this epoch (all of them unless the rule trains layer-wise)."""
