@@ -486,7 +486,10 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
 
 def save_figures(figures: dict[str, Figure], out_dir: Path, formats: Iterable[str] = ("png",)) -> list[Path]:
     """Write every figure in every format into ``out_dir``, all or nothing."""
+    from ..outputs import refuse_symlink
+
     out_dir = Path(out_dir)
+    refuse_symlink(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".plots-", dir=out_dir))
     written = []
@@ -496,6 +499,7 @@ def save_figures(figures: dict[str, Figure], out_dir: Path, formats: Iterable[st
                 (tmp / f"{name}.{fmt}").write_bytes(figure_bytes(fig, fmt))
         for path in sorted(tmp.iterdir()):
             target = out_dir / path.name
+            refuse_symlink(target)
             os.replace(path, target)
             written.append(target)
     finally:

@@ -32,20 +32,26 @@ DEFAULT_NAMES = {"nir": "network.nir", "netx": "network.net", "brian2": "brian2"
 
 def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.PathLike[str]] = None,
            dt: Optional[float] = None, target: str = "loihi", weight_bits: int = 8,
-           samples: int = 0, check: int = 0) -> tuple[Path, dict[str, Any]]:
+           samples: int = 0, check: int = 0, force: bool = False) -> tuple[Path, dict[str, Any]]:
     """Export the trained network of ``run_dir`` as ``fmt``; returns the output path and the
     parity figures of :mod:`.parity` on ``check`` encoded test images (empty without).
 
     ``dt``: NIR graph time step (default: the network's; 1e-4 for snnTorch's importer).
     ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only, the number of
-    encoded test images stored as the script's default input.
+    encoded test images stored as the script's default input. ``force``: replace an existing
+    output (never the run directory itself).
     """
     from ..rundir import load_network
 
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     config, net = load_network(run_dir)
+    from ..outputs import claim_output
+
     path = Path(out) if out is not None else Path(run_dir) / "export" / DEFAULT_NAMES[fmt]
+    claim_output(path, force, reading=[Path(run_dir)])
+    if fmt == "nir":
+        claim_output(path.with_name(path.stem + ".data.h5"), force, reading=[Path(run_dir)])
     if out is None:
         path.parent.mkdir(exist_ok=True)
     checks: dict[str, Any] = {}

@@ -12,6 +12,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="a run directory")
     p.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
     p.add_argument("--out", type=Path, help="output file (folder for brian2); default RUN/export/...")
+    p.add_argument("--force", action="store_true", help="replace an existing --out (never the run directory)")
     p.add_argument("--dt", type=float, help="nir: graph time step in s (default the network's; "
                    "1e-4 for snnTorch's import_from_nir)")
     p.add_argument("--target", default="loihi", help="netx/cores: target chip (name or YAML)")
@@ -33,7 +34,8 @@ def _export(args: argparse.Namespace) -> int:
     import json
 
     path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
-                          weight_bits=args.weight_bits, samples=args.samples, check=args.check)
+                          weight_bits=args.weight_bits, samples=args.samples, check=args.check,
+                          force=args.force)
     print(f"{args.fmt} -> {path}")
     for name, figures in checks.items():
         print(f"{name}: {json.dumps(figures)}")
