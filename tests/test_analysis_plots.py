@@ -13,7 +13,7 @@ from spikelocal import rundir
 from spikelocal.analysis import plots
 from spikelocal.cli import main
 from spikelocal.config import PlotName
-from spikelocal.train import run
+from spikelocal.trainer import run
 
 from conftest import tiny_config
 
