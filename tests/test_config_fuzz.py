@@ -92,7 +92,8 @@ def test_any_file_is_a_config_or_one_line_error(tmp_path, content):
     check_one(tmp_path, content)
 
 
-override_keys = st.one_of(st.sampled_from([".".join(map(str, p)) for p in PATHS]), st.text(max_size=15))
+override_keys = st.one_of(st.sampled_from([".".join(map(str, p)) for p in PATHS]), st.text(max_size=15),
+                          st.sampled_from(["0\n0", "a\rb", "seed\n", "rule.name", "name"]))
 override_values = st.one_of(st.text(max_size=15), values.map(lambda v: yaml.safe_dump(v, default_flow_style=True).strip()))
 
 
