@@ -1,4 +1,4 @@
-"""A feed-forward network of :class:`~spikelocal.core.layers.Layer`: an ``nn.Module`` whose
+"""A network of :class:`~spikelocal.core.layers.Layer`: an ``nn.Module`` whose
 ``forward`` runs the one core loop (:mod:`spikelocal.core.simulate`) over a whole input
 sequence, and ``simulate`` for evaluation in chunks of K steps (state carried between
 chunks, so memory does not grow with T)."""
@@ -76,7 +76,7 @@ class Network(nn.Module):
 
     def init_states(self, batch: int) -> list[tuple[Tensor, ...]]:
         device = self.layers[0].weight.device
-        return [layer.neuron.init_state((batch, *layer.out_shape), device) for layer in self.layers]
+        return [layer.init_state(batch, device) for layer in self.layers]
 
     def forward(self, x: Tensor, want: Want = Want(membrane=True)) -> NetworkOutput:
         """Simulate ``x`` [T, B, *input_shape] as one chunk; differentiable when grad is enabled
