@@ -97,17 +97,28 @@ def accumulate_eprop(rec: LayerRecord, signal: Tensor, traces: SynapseTraces,
     signal = signal.reshape(k, b, -1)
     pre = presynaptic(rec)
     adapt = getattr(layer.neuron, "adapt", 0.0)
-    if not adapt and output_neuron is None:
-        learn = (signal * psi).reshape(k * b, -1)
-        add_grad(layer, learn.t() @ pre.reshape(k * b, -1))
-        return
+    rho = getattr(layer.neuron, "rho", 0.0)
     n, m = psi.shape[2], pre.shape[2]
     if adapt and traces.adaptation is None:
         traces.adaptation = psi.new_zeros((b, n, m))
-    if output_neuron is not None and not traces.output_filter:
+    if output_neuron is None:
+        # sum_t L e = sum_t (L psi)[t] P[t] - beta_a sum_t (L psi)[t] eps[t-1]: the first sum
+        # is one product over the chunk; the second runs only at steps with a learning signal
+        learn = signal * psi
+        grad = learn.reshape(k * b, -1).t() @ pre.reshape(k * b, -1)
+        if adapt:
+            eps = traces.adaptation
+            live = learn.reshape(k, -1).abs().sum(1) > 0
+            for t in range(k):
+                if live[t]:
+                    grad -= adapt * torch.einsum("bn,bnm->nm", learn[t], eps)
+                # eps[t] = (rho - beta_a psi[t]) eps[t-1] + psi[t] P[t]
+                eps.mul_((rho - adapt * psi[t]).unsqueeze(2)).baddbmm_(psi[t].unsqueeze(2), pre[t].unsqueeze(1))
+        add_grad(layer, grad)
+        return
+    if not traces.output_filter:
         traces.output_filter = tuple(s.to(psi.dtype) for s in output_neuron.init_trace((b, n, m), psi.device))
     grad = psi.new_zeros((n, m))
-    rho = getattr(layer.neuron, "rho", 0.0)
     for t in range(k):
         if adapt:
             eps = traces.adaptation
@@ -115,8 +126,6 @@ def accumulate_eprop(rec: LayerRecord, signal: Tensor, traces: SynapseTraces,
             eps.mul_(rho).add_(e)
         else:
             e = psi[t].unsqueeze(2) * pre[t].unsqueeze(1)
-        if output_neuron is not None:
-            filtered, traces.output_filter = output_neuron.eligibility(e.unsqueeze(0), traces.output_filter)
-            e = filtered[0]
-        grad += torch.einsum("bn,bnm->nm", signal[t], e)
+        filtered, traces.output_filter = output_neuron.eligibility(e.unsqueeze(0), traces.output_filter)
+        grad += torch.einsum("bn,bnm->nm", signal[t], filtered[0])
     add_grad(layer, grad)
