@@ -264,9 +264,9 @@ def _run_local(tasks: list[dict[str, Any]], workers: int, on_result: Callable[[R
     if method == "fork":  # import once here, so that every forked worker has it
         import importlib
 
-        from .. import train
+        from ..train import HOOK_MODULES  # the module: the package's ``train`` is the API function
 
-        for module in train.HOOK_MODULES:
+        for module in HOOK_MODULES:
             importlib.import_module(module)
     ctx = multiprocessing.get_context(method)
     ready, waiting = _split_waiting(tasks)
