@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     """Train one experiment (YAML) into a run directory; --resume continues a killed run."""
     from . import rundir
     from .config import load_experiment
-    from .train import run
+    from .trainer import run
 
     config = load_experiment(args.experiment, args.overrides)
     out = args.out

@@ -12,7 +12,7 @@ from spikelocal.config import load_experiment, resolve_experiment
 from spikelocal.data import load_dataset
 from spikelocal.data.event_writers import synthetic_nmnist, write_dvsgesture_file, write_shd_file
 from spikelocal.rundir import input_spec, load_network
-from spikelocal.train import Trainer, encode, run
+from spikelocal.trainer import Trainer, encode, run
 
 REPO = Path(__file__).resolve().parents[1]
 

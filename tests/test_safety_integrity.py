@@ -15,7 +15,7 @@ from spikelocal.checkpoint import load_checkpoint, save_checkpoint
 from spikelocal.cli import main
 from spikelocal.errors import RunDirError
 from spikelocal.health import chance_margin, training_warnings
-from spikelocal.train import run
+from spikelocal.trainer import run
 
 from conftest import tiny_config, tiny_config_dict
 

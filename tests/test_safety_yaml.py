@@ -12,7 +12,7 @@ import yaml
 from spikelocal import budget
 from spikelocal.cli import main
 from spikelocal.errors import ConfigError
-from spikelocal.train import run
+from spikelocal.trainer import run
 from spikelocal.yamlio import MAX_BYTES, MAX_DEPTH, load_yaml, parse_value, parse_yaml
 
 from conftest import tiny_config, tiny_config_dict

@@ -1,7 +1,7 @@
 """Recording spikes, membrane potential and synaptic current of a few test samples.
 
 The recorded samples are the first ``samples`` images of the test set, encoded exactly as
-:func:`spikelocal.train.evaluate` encodes them (same generator per evaluation batch, same
+:func:`spikelocal.trainer.evaluate` encodes them (same generator per evaluation batch, same
 time chunks) through the same core loop (:mod:`spikelocal.core.simulate`), so a recording
 shows what the logged test accuracy saw; the records give the spikes, the membrane before
 the reset and the synaptic current ``I[t]`` the membrane integrates. A run without a
@@ -119,7 +119,7 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
            variables: tuple[str, ...] | list[str] = VARIABLES, epoch: int = 0,
            classes: Optional[list[str]] = None) -> Recording:
     """Record ``samples`` test samples of ``net``, step by step (see the module docstring)."""
-    from ..train import _TEST_SEED_OFFSET, batch_generator, encode
+    from ..trainer import _TEST_SEED_OFFSET, batch_generator, encode
 
     chosen = recorded_layers(config, net, layers)
     unknown = [v for v in variables if v not in VARIABLES]

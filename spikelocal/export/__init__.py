@@ -117,7 +117,7 @@ def _test_samples(config: Any, n: int):
     import torch
 
     from ..data import load_dataset
-    from ..train import batch_generator, encode
+    from ..trainer import batch_generator, encode
 
     data = load_dataset(config.data, config.seed)
     x, y = data.test_x[:n], data.test_y[:n]

@@ -262,7 +262,7 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
     from .. import rundir
     from ..checkpoint import save_checkpoint
     from ..data import load_dataset
-    from ..train import Trainer, run
+    from ..trainer import Trainer, run
 
     imported = read_nir(path, dt, config.seed)
     net_cfg = imported.cfg.model_copy(update={"readout": config.network.readout})

@@ -33,7 +33,7 @@ from ..data import load_dataset
 from ..errors import ConfigError, ExportError, RunDirError
 from ..core.network import Network
 from ..rundir import load_network, open_run
-from ..train import batch_generator, encode
+from ..trainer import batch_generator, encode
 from .corefile import read_corefile, write_corefile
 from .fixed_point import IntegerNetwork, LayerStats, Rounding, quantize_network
 from .mapping import map_network
