@@ -50,6 +50,9 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     if reader is not None and fmt != "nir":
         raise ExportError(f"--reader {reader!r} applies to --format nir only")
     config, net = load_network(run_dir)
+    from .common import require_feed_forward
+
+    require_feed_forward(net, fmt)
     from ..outputs import claim_output
 
     path = Path(out) if out is not None else Path(run_dir) / "export" / DEFAULT_NAMES[fmt]
