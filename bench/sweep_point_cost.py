@@ -4,7 +4,7 @@ Measures, in CPU seconds of this process (one torch thread; CPU time, unlike wal
 inflated by other jobs on a shared machine):
 
 - ``load``: loading the data set of the point;
-- ``train``: ``train.run`` of the point without its test-time conditions (training plus one
+- ``train``: ``trainer.run`` of the point without its test-time conditions (training plus one
   clean test evaluation per epoch, data loading included);
 - ``conditions``: the same point with its conditions on, as the sweep runs it when another
   point trained the network (``spikelocal.sweep.runner`` shared training: copy + resume from
@@ -57,7 +57,7 @@ def main() -> None:
     from spikelocal.data import load_dataset
     from spikelocal.sweep import load_sweep
     from spikelocal.sweep.runner import _copy_training, training_key
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     spec = load_sweep(args.sweep)

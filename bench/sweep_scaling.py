@@ -6,7 +6,7 @@ Two measurements on a synthetic spiking MLP (no data files needed), printed as J
    thread each) with ``--workers 1`` and with ``--workers 2`` (``spikelocal.sweep.run_sweep``,
    local process pool); ``speedup = t1 / t2``. The target is >= 1.7 on 2 free cores.
 2. ``overhead``: ``--tiny-points`` tiny points (well under a second each) run back to back
-   in this process (``load_experiment`` + ``train.run`` one after another) against the same
+   in this process (``load_experiment`` + ``trainer.run`` one after another) against the same
    points scheduled by ``run_sweep`` on one worker process (validating the sweep and starting
    the worker included; results/plots excluded). The order is serial, sweep, serial, and the
    sweep is compared with the mean of the two serial runs, so that a load that drifts during
@@ -96,7 +96,7 @@ def overhead(folder: Path, points: int) -> dict[str, Any]:
 
     from spikelocal.config import load_experiment
     from spikelocal.sweep import load_sweep
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     sweep = write_sweep(folder, "tiny", base_experiment(512, 3, 32), points)
     torch.set_num_threads(1)

@@ -23,7 +23,7 @@ from . import rundir
 from .config import ExperimentConfig, load_experiment
 from .core.network import Network
 from .errors import RunDirError
-from .train import run as run_experiment
+from .trainer import run as run_experiment
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -1,12 +1,14 @@
 """The ``spikelocal`` command. Each sub-command is a thin wrapper over a Python function.
 
 A user error prints one line (``spikelocal: error: ...``) and exits with status 2; a run
-that fails while training (NaN loss) exits with status 1; no traceback either way.
+that fails while training (NaN loss) exits with status 1; no traceback either way. Any other
+exception is a bug of ours: one line and status 1, the traceback only with ``--debug``.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -33,6 +35,8 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="override a config value, e.g. --set training.lr=1e-3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when training went wrong (chance level, loss blew up)")
 
 
 @command("run", _run_args)
@@ -40,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     """Train one experiment (YAML) into a run directory; --resume continues a killed run."""
     from . import rundir
     from .config import load_experiment
-    from .train import run
+    from .trainer import run
 
     config = load_experiment(args.experiment, args.overrides)
     out = args.out
@@ -51,6 +55,10 @@ def _run(args: argparse.Namespace) -> int:
     summary = run(config, out, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['epochs']} epochs "
           f"({summary['train_seconds']:.0f} s training) -> {summary['run_dir']}")
+    for warning in summary.get("warnings", []):
+        print(f"spikelocal: warning: {warning}", file=sys.stderr)
+    if args.strict and summary.get("warnings"):
+        raise RunFailed(f"--strict: {summary['warnings'][0]}")
     return 0
 
 
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="spikelocal", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"spikelocal {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (setup, fn) in COMMANDS.items():
         p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None)
@@ -87,12 +96,27 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         return args.func(args)
     except SpikelocalError as exc:
-        print(f"spikelocal: error: {exc}", file=sys.stderr)
+        _say(args, "error", exc)
         return exc.exit_code
     except RunFailed as exc:
-        print(f"spikelocal: run failed: {exc}", file=sys.stderr)
+        _say(args, "run failed", exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("spikelocal: interrupted; continue with --resume", file=sys.stderr)
         return 130
+    except MemoryError:
+        _say(args, "run failed", "out of memory; lower training.batch_size, data.steps or the layer sizes")
+        return 1
+    except Exception as exc:  # a bug of ours: still one line, the traceback on request
+        _say(args, "internal error", f"{type(exc).__name__}: {exc} (rerun with 'spikelocal --debug ...' "
+                                     "for the traceback)")
+        return 1
+
+
+def _say(args: argparse.Namespace, kind: str, message: object) -> None:
+    """Print ``message`` on one line (the traceback too with --debug)."""
+    if getattr(args, "debug", False):
+        traceback.print_exc()
+    text = " ".join(str(message).split()) or type(message).__name__
+    print(f"spikelocal: {kind}: {text}", file=sys.stderr)
 

@@ -17,7 +17,7 @@ Test noise, drawn from its own generator so that the clean evaluation is unchang
              s'[t] = max(s'[t], v < p_ins)                          (insertion)
 
 applied in that order; u, v ~ U(0, 1) per input neuron and step. Everything is done by one
-:class:`~spikelocal.train.RunHook` (``prune`` and ``noise`` sections of the experiment) that
+:class:`~spikelocal.trainer.RunHook` (``prune`` and ``noise`` sections of the experiment) that
 adds its figures to ``summary.json``:
 
 - ``pruned_test_accuracy``, ``prune_sparsity`` (the sparsity reached), and in ``retrain``
@@ -39,10 +39,10 @@ from torch import Tensor
 
 from .config import ExperimentConfig, NoiseConfig
 from .core.network import Network, simulate
-from .train import HOOKS, RunHook, _TEST_SEED_OFFSET, batch_generator, evaluate
+from .trainer import HOOKS, RunHook, _TEST_SEED_OFFSET, batch_generator, evaluate
 
 if TYPE_CHECKING:
-    from .train import Trainer
+    from .trainer import Trainer
 
 _NOISE_SEED_OFFSET = 2_000_029
 PRUNE_FILE = "prune.json"
@@ -124,7 +124,7 @@ def noisy_chunks(config: ExperimentConfig, x_uint8: Any, enc_gen: torch.Generato
                  noise_gen: torch.Generator) -> Iterator[Tensor]:
     """The test input of one batch (uint8 pixels, or recorded event frames) with noise applied."""
     from .data import ENCODERS, to_unit
-    from .train import encode
+    from .trainer import encode
 
     data, noise = config.data, config.noise
     if isinstance(x_uint8, Tensor):

@@ -26,7 +26,7 @@ from torch import Tensor
 from .config import ExperimentConfig
 from .rules import RULES
 from .rules.base import Rule
-from .train import HOOKS, RunHook, Trainer, batch_generator, encode
+from .trainer import HOOKS, RunHook, Trainer, batch_generator, encode
 
 _ALIGN_SEED_OFFSET = 2_000_029
 

@@ -13,6 +13,11 @@ class SpikelocalError(ValueError):
 
     exit_code = 2
 
+    def __init__(self, message: object = "", *args: object) -> None:
+        # a value quoted from user input may hold line breaks; the message stays one line
+        text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(text, *args)
+
 
 class ConfigError(SpikelocalError):
     """An experiment, model or sweep file that does not validate."""

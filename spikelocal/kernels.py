@@ -29,6 +29,15 @@ def compiled_loops() -> Optional[dict[str, Any]]:
     except ImportError:  # the tensor-operation loop is then used
         return None
 
+    # x <- decay * x + drive, rounded after the multiply and after the add (no fused
+    # multiply-add), as the tensor-operation loop does; inlined into the loops below
+    @numba.njit(inline="always")
+    def leak_add(state, i, decay, drive):  # pragma: no cover
+        x = state[i] * decay
+        x = x + drive
+        state[i] = x
+        return x
+
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def lif_steps(current, syn, mem, bias, alpha, beta, threshold, hard, spikes, membrane):  # pragma: no cover
         steps, size = current.shape
@@ -37,9 +46,7 @@ def compiled_loops() -> Optional[dict[str, Any]]:
         one = np.float32(1.0)
         for k in range(steps):
             for i in range(size):
-                s = syn[i] * alpha
-                s = s + current[k, i]
-                syn[i] = s
+                s = leak_add(syn, i, alpha, current[k, i])
                 v = mem[i] * beta
                 v = v + s
                 if nb > 0:
@@ -57,13 +64,7 @@ def compiled_loops() -> Optional[dict[str, Any]]:
         steps, size = pre.shape
         for k in range(steps):
             for i in range(size):
-                a = q[i] * alpha
-                a = a + pre[k, i]
-                q[i] = a
-                b = p[i] * beta
-                b = b + a
-                p[i] = b
-                out[k, i] = b
+                out[k, i] = leak_add(p, i, beta, leak_add(q, i, alpha, pre[k, i]))
 
     # error_model="numpy": IEEE division (no zero check raising an exception), which lets LLVM
     # vectorise the loop; the results are the same correctly rounded float32 divisions.

@@ -29,6 +29,8 @@ class Registry(Generic[T]):
         return decorator
 
     def get(self, name: str) -> T:
+        if not isinstance(name, str):
+            raise ConfigError(f"{self.kind} name: expected a name, got {name!r}; known: {', '.join(sorted(self._items))}")
         try:
             return self._items[name]
         except KeyError:
@@ -40,4 +42,4 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._items
+        return isinstance(name, str) and name in self._items

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checkpoint import atomic_write_text, load_checkpoint
+from .checkpoint import check_shapes, load_checkpoint
 from .config import ExperimentConfig, input_spec, load_resolved
-from .errors import RunDirError
 from .core.network import Network
+from .errors import ConfigError, RunDirError
+from .outputs import append_line, atomic_write_text
 
 CONFIG = "config.yaml"
 STATUS = "status.json"
@@ -39,7 +40,7 @@ LOG = "log.txt"
 
 def default_out(config: ExperimentConfig, root: Path = Path("runs")) -> Path:
     """``runs/<name>``, or ``runs/<name>-2``, ``-3`` ... if taken: never an existing run."""
-    base = root / (config.name or "run")
+    base = root / check_run_name(config.name or "run")
     path, n = base, 1
     while path.exists():
         n += 1
@@ -47,8 +48,21 @@ def default_out(config: ExperimentConfig, root: Path = Path("runs")) -> Path:
     return path
 
 
+def check_run_name(name: str) -> str:
+    """A run name is one folder name: it can never lead out of the runs folder."""
+    if name in (".", "..") or not name.strip() or any(c in name for c in "/\\\0") or name.startswith("~"):
+        raise ConfigError(f"name: {name!r} is not a plain folder name (no '/', '\\', '..' or '~'); "
+                          "it names the folder under runs/")
+    return name
+
+
 def prepare_new(path: Path, config: ExperimentConfig) -> None:
     """Create a fresh run directory; refuse one that already holds a run."""
+    path = Path(path)
+    if path.is_symlink() and not path.is_dir():
+        raise RunDirError(f"{path}: is a broken symbolic link; choose another --out")
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: exists and is not a folder; choose another --out")
     if (path / CONFIG).exists() or (path / STATUS).exists():
         raise RunDirError(f"{path}: already holds a run; pass --resume to continue it or choose another --out")
     if path.exists() and any(path.iterdir()):
@@ -66,13 +80,29 @@ def write_status(path: Path, state: str, epoch: int, **extra: Any) -> None:
     atomic_write_text(path / STATUS, json.dumps(status, indent=2) + "\n")
 
 
-def read_status(path: Path) -> dict[str, Any]:
+def _read_json(file: Path) -> dict[str, Any]:
+    """A JSON object from a run file; anything else is a one-line RunDirError naming it."""
     try:
-        return json.loads((path / STATUS).read_text())
-    except FileNotFoundError:
-        raise RunDirError(f"{path}: not a spikelocal run directory (no {STATUS})") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{path / STATUS}: unreadable ({exc})") from None
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON and bad UTF-8
+        raise RunDirError(f"{file}: unreadable ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+    if not isinstance(data, dict):
+        raise RunDirError(f"{file}: unreadable (expected a JSON object, got {type(data).__name__})")
+    return data
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    if not (path / STATUS).exists():
+        raise RunDirError(f"{path}: not a spikelocal run directory (no {STATUS})")
+    status = _read_json(path / STATUS)
+    if not isinstance(status.get("version", ""), str) or not isinstance(status.get("epoch", 0), int):
+        raise RunDirError(f"{path / STATUS}: unreadable (version must be text and epoch a whole number)")
+    return status
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """The run's summary.json, or {} when the run has not finished."""
+    return _read_json(path / SUMMARY) if (path / SUMMARY).is_file() else {}
 
 
 def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -86,16 +116,25 @@ def write_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_metrics(path: Path) -> list[dict[str, float]]:
+    rows = []
     try:
-        with open(path / METRICS) as fh:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+        with open(path / METRICS, encoding="utf-8") as fh:
+            for n, row in enumerate(csv.DictReader(fh), start=2):
+                if None in row or None in row.values():
+                    raise RunDirError(f"{path / METRICS}:{n}: unreadable (the row does not match the header)")
+                try:
+                    rows.append({k: float(v) for k, v in row.items()})
+                except ValueError as exc:
+                    raise RunDirError(f"{path / METRICS}:{n}: unreadable ({exc})") from None
     except FileNotFoundError:
         raise RunDirError(f"{path}: no {METRICS} (the run has not finished an epoch)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RunDirError(f"{path / METRICS}: unreadable ({exc})") from None
+    return rows
 
 
 def append_log(path: Path, line: str) -> None:
-    with open(path / LOG, "a") as fh:
-        fh.write(line.rstrip("\n") + "\n")
+    append_line(path / LOG, line)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
@@ -108,7 +147,7 @@ def open_run(path: str | os.PathLike[str], require_finished: bool = False) -> Ex
     if not path.is_dir():
         raise RunDirError(f"{path}: no such run directory")
     status = read_status(path)
-    if status.get("version", "").split(".")[0] != __version__.split(".")[0]:
+    if str(status.get("version", "")).split(".")[0] != __version__.split(".")[0]:
         raise RunDirError(f"{path}: written by spikelocal {status.get('version')}, this is {__version__}")
     if require_finished and status.get("state") != "finished":
         raise RunDirError(f"{path}: the run is {status.get('state')} (epoch {status.get('epoch')}), not finished; "
@@ -123,7 +162,9 @@ def load_network(path: str | os.PathLike[str]) -> tuple[ExperimentConfig, Networ
     tensors, _ = load_checkpoint(path / CHECKPOINT)
     shape, classes = read_data_spec(path, config)
     net = Network.from_config(config.network, shape, classes, config.seed)
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    check_shapes(path / CHECKPOINT, net.state_dict(), state, "network")
+    net.load_state_dict(state)
     return config, net
 
 

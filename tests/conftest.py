@@ -65,7 +65,7 @@ def tiny_config(spiking: bool = True, conv: bool = False, **overrides: Any):
 @pytest.fixture
 def tiny_run(tmp_path: Path) -> Path:
     """A finished run directory of the tiny spiking MLP."""
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     out = tmp_path / "run"

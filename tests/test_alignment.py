@@ -9,7 +9,7 @@ import torch
 
 from spikelocal.diagnostics import alignment_angles, angle_degrees
 from spikelocal.rules import RULES
-from spikelocal.train import Trainer, batch_generator, encode, run
+from spikelocal.trainer import Trainer, batch_generator, encode, run
 from spikelocal.data import load_dataset
 from tests.conftest import tiny_config
 

@@ -13,7 +13,7 @@ from spikelocal import rundir
 from spikelocal.analysis import plots
 from spikelocal.cli import main
 from spikelocal.config import PlotName
-from spikelocal.train import run
+from spikelocal.trainer import run
 
 from conftest import tiny_config
 
@@ -146,7 +146,7 @@ def test_raster_rows_are_averaged_not_dropped():
     fig, ax = plt.subplots(figsize=(2, 0.5), dpi=100)       # ~ 30 pixel rows for 300 neurons
     image = np.zeros((300, 4), np.uint8)
     image[::7, 0] = 1                                       # sparse rows nearest-neighbour would skip
-    fitted, k = plots._fit_rows(image, ax)
+    fitted, k = plots.fit_rows(image, ax)
     plt.close(fig)
     assert k > 1 and fitted.shape[0] * k >= 300
     assert np.isclose(fitted[:, 0].sum() * k, image[:, 0].sum())

@@ -12,7 +12,7 @@ from spikelocal import rundir
 from spikelocal.analysis.recording import load_recording, record, save_recording
 from spikelocal.data import load_dataset
 from spikelocal.errors import ConfigError, RunDirError
-from spikelocal.train import _TEST_SEED_OFFSET, Trainer, batch_generator, encode, evaluate, run
+from spikelocal.trainer import _TEST_SEED_OFFSET, Trainer, batch_generator, encode, evaluate, run
 
 from conftest import tiny_config
 

@@ -14,7 +14,7 @@ from spikelocal.conditions import (PRUNE_FILE, gaussian_pixels, magnitude_masks,
                                    sparsity_of)
 from spikelocal.config import NoiseConfig
 from spikelocal.errors import ConfigError
-from spikelocal.train import Trainer, run
+from spikelocal.trainer import Trainer, run
 
 
 @pytest.fixture(autouse=True)

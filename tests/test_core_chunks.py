@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spikelocal.data import load_dataset
-from spikelocal.train import Trainer
+from spikelocal.trainer import Trainer
 
 from conftest import tiny_config
 

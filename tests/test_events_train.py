@@ -13,7 +13,7 @@ from spikelocal.data import load_dataset
 from spikelocal.data.event_writers import synthetic_nmnist, write_dvsgesture_file, write_shd_file
 from spikelocal.config import input_spec
 from spikelocal.rundir import load_network
-from spikelocal.train import Trainer, encode, run
+from spikelocal.trainer import Trainer, encode, run
 
 REPO = Path(__file__).resolve().parents[1]
 

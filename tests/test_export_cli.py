@@ -40,7 +40,7 @@ def test_cli_exports_each_format(tiny_run: Path, fmt: str, capsys) -> None:
 
 
 def test_nir_export_writes_the_runs_recording_as_nir_data(tmp_path: Path) -> None:
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     config = tiny_config(record={"samples": 4}, training__epochs=1)

@@ -14,7 +14,7 @@ import torch
 from conftest import tiny_config
 from spikelocal.export import FORMATS, export
 from spikelocal.export.netx import netx_summary
-from spikelocal.train import run
+from spikelocal.trainer import run
 
 SAMPLES = 40
 LAYERS = {

@@ -203,7 +203,7 @@ def test_sweep_writes_table_and_plot(tiny_run: Path, tmp_path: Path):
 
 @pytest.mark.slow
 def test_mnist_mlp_8_bit_drop_within_a_third_of_a_point(mnist_root: Path, tmp_path: Path):
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     cfg = tiny_config(data__dataset="mnist", data__root=str(mnist_root), data__steps=10,
@@ -250,7 +250,7 @@ def test_existing_output_is_not_overwritten(tiny_run: Path, tmp_path: Path, caps
 
 def test_conv_run_converts_end_to_end(tmp_path: Path):
     """A trained conv network (pooling folded into the dense layer) converts, maps and round-trips."""
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     run(tiny_config(conv=True, training__epochs=2), tmp_path / "run", progress=False)

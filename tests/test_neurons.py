@@ -62,7 +62,7 @@ def test_rate_neurons():
 
 
 def test_time_chunk_does_not_change_training(tmp_path):
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     # window "step": the per-step loss does not depend on the chunking

@@ -231,7 +231,7 @@ def test_softhebb_spiking_layers_keep_firing_and_the_classifier_learns(tmp_path)
     """Two Hebbian LIF layers (conv, dense) on sparse input: the rate-holding bias keeps both
     firing near target_rate and the classifier learns. Three seeds, every one must learn (before
     the rate-holding threshold, seeds 1 and 2 ended at chance with the second layer silent)."""
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     layers = [{"kind": "conv", "channels": 4, "kernel": 3, "padding": 1, "pool": 2, "bias": True},
@@ -279,7 +279,7 @@ def test_softhebb_turns_spiking_biases_on_and_rejects_bias_false():
     {"name": "gait_prop", "rescale": True}, {"name": "fw_dtp"},
     {"name": "predictive_coding", "iterations": 10}])
 def test_rules_learn_the_tiny_task_and_pc_logs_iterations(tmp_path, rule):
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     summary = run(tiny_config(spiking=False, rule=rule), tmp_path / "r", progress=False)

@@ -164,7 +164,7 @@ def test_spiking_time_local_update_matches_hand_computation(rule_cls, direct, wi
 
 def test_feedback_is_seeded_and_stored_in_checkpoints(tmp_path):
     from spikelocal.checkpoint import load_checkpoint
-    from spikelocal.train import run
+    from spikelocal.trainer import run
 
     torch.set_num_threads(1)
     for name in ("fa", "dfa"):
@@ -242,7 +242,7 @@ def test_feedback_matrices_are_restored_on_resume(tmp_path, monkeypatch):
     resumed run ends exactly like an uninterrupted one."""
     from spikelocal.checkpoint import load_checkpoint
     from spikelocal.data import load_dataset
-    from spikelocal.train import Trainer, run
+    from spikelocal.trainer import Trainer, run
 
     torch.set_num_threads(1)
     for name in ("fa", "dfa"):

@@ -6,7 +6,7 @@ import torch
 
 from spikelocal import rundir
 from spikelocal.checkpoint import load_checkpoint
-from spikelocal.train import run
+from spikelocal.trainer import run
 
 from conftest import tiny_config
 

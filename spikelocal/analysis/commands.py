@@ -7,13 +7,12 @@ the run directory as it was.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Optional
 
 from ..cli import command
-from ..errors import ConfigError, RunDirError
+from ..errors import ConfigError
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -60,12 +59,8 @@ def _record(args: argparse.Namespace) -> int:
     epoch = int(rundir.read_status(args.run_dir).get("epoch", config.training.epochs))
     rec = record_run(config, net, epoch, args.samples, layers, variables)
     block = store_recording(rec, args.run_dir)
-    summary_path = args.run_dir / rundir.SUMMARY
-    if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise RunDirError(f"{summary_path}: unreadable ({exc})") from None
+    summary = rundir.read_summary(args.run_dir)
+    if summary:
         summary["recording"] = block
         rundir.write_summary(args.run_dir, summary)
     print(f"recorded {len(rec.labels)} samples x {rec.steps} steps of layers "
@@ -86,6 +81,17 @@ def _plot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=100,
                    help="test samples recorded in memory when the run holds no recording (default 100)")
     p.add_argument("--epoch", type=int, help="use the recording of this epoch (default: the latest)")
+    p.add_argument("--force", action="store_true", help="replace figures that already exist in the folder")
+
+
+def _claim_figures(out_dir: Path, names: list[str], formats: list[str], force: bool, runs: list[Path]) -> None:
+    """Refuse to overwrite figures this command did not make (unless --force)."""
+    from ..outputs import claim_output, refuse_symlink
+
+    refuse_symlink(out_dir)
+    for name in names:
+        for fmt in formats:
+            claim_output(out_dir / f"{name}.{fmt}", force, reading=runs)
 
 
 def _formats(text: str) -> list[str]:
@@ -114,10 +120,12 @@ def _plot(args: argparse.Namespace) -> int:
             check_run(run)
         runs = [load_run_data(run, need_recording=False) for run in args.run_dirs]
         _unique_labels(runs)
+        _claim_figures(args.out, ["compare_learning", "compare_rates"], formats, args.force, args.run_dirs)
         files = write_comparison(runs, args.out, formats)
     else:
         run = args.run_dirs[0]
         check_run(run)
+        _claim_figures(args.out or run / "plots", names, formats, args.force, [run])
         need = any(n in NEEDS_RECORDING for n in names)
         data = load_run_data(run, need_recording=need, samples=args.samples, epoch=args.epoch)
         files = write_plots(data, asked, args.out or run / "plots", formats, layers)
@@ -138,6 +146,7 @@ def _unique_labels(runs) -> None:
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="a finished run directory")
     p.add_argument("--out", type=Path, help="HTML file (default RUN_DIR/report.html)")
+    p.add_argument("--force", action="store_true", help="replace an existing report file")
     p.add_argument("--samples", type=int, default=100,
                    help="test samples recorded in memory when the run holds no recording (default 100)")
     p.add_argument("--epoch", type=int, help="use the recording of this epoch (default: the latest)")
@@ -150,6 +159,9 @@ def _report(args: argparse.Namespace) -> int:
     from .rundata import check_run, load_run_data
 
     check_run(args.run_dir)
+    from ..outputs import claim_output
+
+    claim_output(args.out or args.run_dir / "report.html", args.force, reading=[args.run_dir])
     if args.out is not None and not args.out.parent.is_dir():
         raise ConfigError(f"--out: folder {args.out.parent} does not exist")
     data = load_run_data(args.run_dir, samples=args.samples, epoch=args.epoch)

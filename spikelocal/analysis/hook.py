@@ -16,7 +16,7 @@ from ..checkpoint import atomic_write_text
 from ..config import ExperimentConfig
 from ..errors import SpikelocalError
 from ..rundir import append_log
-from ..train import HOOKS, RunHook, Trainer
+from ..trainer import HOOKS, RunHook, Trainer
 from .recording import VARIABLES, Recording, record, recording_path, save_recording
 from .stats import neuron_table, recording_stats, stats_summary
 

@@ -1,7 +1,7 @@
 """Recording spikes, membrane potential and synaptic current of a few test samples.
 
 The recorded samples are the first ``samples`` images of the test set, encoded exactly as
-:func:`spikelocal.train.evaluate` encodes them (same generator per evaluation batch, same
+:func:`spikelocal.trainer.evaluate` encodes them (same generator per evaluation batch, same
 time chunks) through the same core loop (:mod:`spikelocal.core.simulate`), so a recording
 shows what the logged test accuracy saw; the records give the spikes, the membrane before
 the reset and the synaptic current ``I[t]`` the membrane integrates. A run without a
@@ -119,7 +119,7 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
            variables: tuple[str, ...] | list[str] = VARIABLES, epoch: int = 0,
            classes: Optional[list[str]] = None) -> Recording:
     """Record ``samples`` test samples of ``net``, step by step (see the module docstring)."""
-    from ..train import _TEST_SEED_OFFSET, batch_generator, encode
+    from ..trainer import _TEST_SEED_OFFSET, batch_generator, encode
 
     chosen = recorded_layers(config, net, layers)
     unknown = [v for v in variables if v not in VARIABLES]
@@ -149,7 +149,7 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
         run_b = len(x) if b == 0 else keep
         step_out = _run_steps(net, chunks, run_b, chosen, variables, keep)
         if b == 0:
-            acc_correct, acc_count = _accuracy_by_step(net, step_out["acts"], y[:run_b])
+            acc_correct, acc_count = _accuracy_by_step(step_out["scores"], y[:run_b])
         for l in chosen:
             for v in variables:
                 traces[l][v].append(step_out["traces"][l][v])
@@ -177,15 +177,16 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
 
 def _run_steps(net: Network, chunks: list[torch.Tensor], run_b: int, chosen: list[int], variables,
                keep: int) -> dict:
-    """Run the chunks through the core loop; return every layer's activity per step and the
-    chosen layers' traces of the first ``keep`` samples."""
-    sim = Simulator(net.layers, Want(membrane="membrane" in variables, current="current" in variables))
+    """Run the chunks through the core loop; return every layer's readout scores per step and
+    the chosen layers' traces of the first ``keep`` samples."""
+    sim = Simulator(net.layers, Want(membrane="membrane" in variables, current="current" in variables,
+                                     scores=True))
     state = sim.start(run_b)
-    acts: list[list[torch.Tensor]] = [[] for _ in net.layers]
+    scores: list[list[torch.Tensor]] = [[] for _ in net.layers]
     per_step: dict[int, dict[str, list[torch.Tensor]]] = {l: {v: [] for v in variables} for l in chosen}
     for x in chunks:
         for i, rec in enumerate(sim.run(x[:, :run_b], state)):
-            acts[i].extend(rec.pooled.unbind(0))
+            scores[i].append(rec.scores)
             out = per_step.get(i + 1)
             if out is None:
                 continue
@@ -195,16 +196,14 @@ def _run_steps(net: Network, chunks: list[torch.Tensor], run_b: int, chosen: lis
                 values = sources[v][:, :keep].reshape(k, keep, -1)
                 out[v].extend((values.to(torch.uint8) if v == "spikes" else values).unbind(0))
     traces = {l: {v: torch.stack(vals, 1).numpy() for v, vals in per.items()} for l, per in per_step.items()}
-    return {"acts": acts, "traces": traces}
+    return {"scores": [torch.cat(s) for s in scores], "traces": traces}
 
 
-def _accuracy_by_step(net: Network, acts: list[list[torch.Tensor]], y: torch.Tensor) -> tuple[np.ndarray, int]:
+def _accuracy_by_step(scores: list[torch.Tensor], y: torch.Tensor) -> tuple[np.ndarray, int]:
     """Correct counts [L, T] of each readout on the activity summed over steps 0..t."""
-    out = np.zeros((len(net.layers), len(acts[0])))
-    for i, layer in enumerate(net.layers):
-        logits = torch.stack([layer.readout_logits(a.reshape(a.shape[0], -1)) for a in acts[i]])
-        cum = logits.cumsum(0)                                       # [T, B, C]
-        out[i] = (cum.argmax(-1) == y.unsqueeze(0)).sum(1).numpy()
+    out = np.zeros((len(scores), scores[0].shape[0]))
+    for i, logits in enumerate(scores):                              # [T, B, C]
+        out[i] = (logits.cumsum(0).argmax(-1) == y.unsqueeze(0)).sum(1).numpy()
     return out, len(y)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import __version__
-from ..checkpoint import atomic_write_text
+from ..outputs import atomic_write_text
 from .rundata import RunData
 
 CSS = """

@@ -7,7 +7,6 @@ network is recorded in memory (nothing is written into the run directory).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -60,12 +59,7 @@ def load_run_data(path: str | Path, need_recording: bool = True, samples: int = 
     rows = rundir.read_metrics(path)
     if not rows:
         raise RunDirError(f"{path}: {rundir.METRICS} has no epochs")
-    summary: dict[str, Any] = {}
-    if (path / rundir.SUMMARY).is_file():
-        try:
-            summary = json.loads((path / rundir.SUMMARY).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RunDirError(f"{path / rundir.SUMMARY}: unreadable ({exc})") from None
+    summary = rundir.read_summary(path)
     data = RunData(config.name or path.name, config, rows, net, summary=summary, run_dir=path)
     if epoch is not None:
         found = recording_path(path, epoch)

@@ -45,7 +45,7 @@ def integer_network(config: Any, net: Network, target: str = "loihi", weight_bit
 def calibration_spikes(config: Any) -> Optional[torch.Tensor]:
     """Encoded training images [T, B, ...] for calibration, or None when the data is missing."""
     from ..data import load_dataset
-    from ..train import batch_generator, encode
+    from ..trainer import batch_generator, encode
 
     try:
         data = load_dataset(config.data, config.seed)

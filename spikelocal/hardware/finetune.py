@@ -1,6 +1,6 @@
 """Quantisation-aware fine-tuning with the run's own local rule, weights kept on the grid.
 
-The trained network goes back to the :class:`~spikelocal.train.Trainer` with its rule
+The trained network goes back to the :class:`~spikelocal.trainer.Trainer` with its rule
 (``local``: each layer learns from its fixed random readout) for a short pass over a
 fraction of the training set. After every optimiser step a hook projects each layer's
 weights onto its fixed-point grid (clip value c and ``weight_bits`` mantissa codes, the grid
@@ -16,7 +16,7 @@ import torch
 from ..config import ExperimentConfig
 from ..data import Dataset, stratified_subset
 from ..core.network import Network
-from ..train import RunHook, Trainer
+from ..trainer import RunHook, Trainer
 from .fixed_point import project_to_grid
 from .targets import Target
 

@@ -57,7 +57,7 @@ class BPRule(Rule):
                         active: list[bool]) -> BatchResult:
         net = self.net
         zero_grads(net)
-        metrics = BatchMetrics(net, labels, self.loss_fn)
+        metrics = BatchMetrics(net, labels, self.loss_fn, self.score_from)
         terms: list[Tensor] = []
 
         def forward(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..config import ExperimentConfig
-from ..train import HOOKS, RunHook, Trainer
+from ..trainer import HOOKS, RunHook, Trainer
 
 
 class InferenceIterations(RunHook):

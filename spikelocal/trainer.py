@@ -19,12 +19,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from . import rundir
-from .checkpoint import load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
+from . import budget, rundir
+from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
-from .data import ENCODERS, Dataset, EventFrames, load_dataset, to_unit
+from .data import ENCODERS, Dataset, EventFrames, decision_start, load_dataset, to_unit
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
+from .health import training_warnings
 from .registry import Registry
 from .rules import RULES
 from .rules.base import Rule
@@ -115,7 +116,7 @@ def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Ev
     steps = config.data.steps
     for i, start in enumerate(range(0, len(x), bs)):
         gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, i)
-        result = simulate(net, encode(config, x[start:start + bs], gen))
+        result = simulate(net, encode(config, x[start:start + bs], gen), decision_start(config.data))
         target = y[start:start + bs]
         for l, logits in enumerate(result.logits):
             correct[l] += (logits.argmax(1) == target).sum()
@@ -133,6 +134,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
         self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
+        self.rule.score_from = decision_start(config.data)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
         self.hooks: list[RunHook] = build_hooks(config)
@@ -208,25 +210,45 @@ class Trainer:
         return row
 
 
+def check_state(path: Path, trainer: Trainer, tensors: dict[str, Tensor]) -> None:
+    """A checkpoint whose network or rule tensors do not fit the config: one line naming them."""
+    net = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    check_shapes(path, trainer.net.state_dict(), net, "network")
+    rule = {k[5:]: v for k, v in tensors.items() if k.startswith("rule.")}
+    check_shapes(path, trainer.rule.state_tensors(), rule, "rule", names=False)
+
+
 def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool = False,
         progress: bool = True) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (a new run, or ``resume`` an interrupted one)."""
     out = Path(out_dir) if out_dir is not None else rundir.default_out(config)
-    if config.training.threads:
-        torch.set_num_threads(config.training.threads)
+    budget.check_seed(config.seed)
+    budget.check_memory(budget.workload(config, budget.dataset_samples(config)))
+    threads = budget.capped_threads(config.training.threads)
+    if threads:
+        torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     if resume:
         stored = rundir.open_run(out)
         if stored.to_dict() != config.to_dict():
             raise RunDirError(f"{out}: holds a run of a different configuration; resume it with the same "
                               "experiment and --set values, or choose another --out")
+        epoch = rundir.read_status(out).get("epoch", 0)
+        if not (out / rundir.CHECKPOINT).exists() and (epoch or (out / rundir.METRICS).exists()):
+            raise RunDirError(f"{out / rundir.CHECKPOINT}: missing, but the run finished {epoch} epochs; "
+                              "--resume will not start it again from scratch (restore the checkpoint, or "
+                              "start a new run with another --out)")
     data = load_dataset(config.data, config.seed)
     trainer = Trainer(config, data)
     if resume and (out / rundir.CHECKPOINT).exists():
-        trainer.load_state(*load_checkpoint(out / rundir.CHECKPOINT))
+        tensors, meta = load_checkpoint(out / rundir.CHECKPOINT)
+        check_state(out / rundir.CHECKPOINT, trainer, tensors)
+        trainer.load_state(tensors, meta)
     elif not resume:
         rundir.prepare_new(out, config)
         rundir.write_data_spec(out, data.input_shape, len(data.classes))
+    if threads is not None and threads != config.training.threads:
+        rundir.append_log(out, f"training.threads {config.training.threads} capped at the {threads} cores available")
     progress = progress and config.training.progress
     try:
         while trainer.epoch < config.training.epochs:
@@ -269,6 +291,9 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
     }
     for hook in trainer.hooks:
         hook.on_run_end(trainer, summary, out)
+    summary["warnings"] = training_warnings(trainer.rows, len(data.classes), len(data.test_x))
+    for warning in summary["warnings"]:
+        rundir.append_log(out, f"warning: {warning}")
     rundir.write_summary(out, summary)
     rundir.write_status(out, "finished", trainer.epoch)
     summary["run_dir"] = str(out)
