@@ -136,7 +136,7 @@ class SoftHebbRule(Rule):
         n = len(net.layers)
         out = net.layers[-1]
         sgd = opts.classifier == "sgd"
-        metrics = BatchMetrics(net, labels, self.loss_fn)
+        metrics = BatchMetrics(net, labels, self.loss_fn, self.score_from)
         rate_sums: list[Tensor | float] = [0.0] * n
         out_sums: list[Tensor | float] = [0.0] * n
         terms: list[Tensor] = []
