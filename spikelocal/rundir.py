@@ -175,4 +175,8 @@ def input_spec(config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
         from .data.events import event_input_spec
 
         return event_input_spec(config.data)
+    if config.data.dataset in ("cue_accumulation", "delayed_recall", "randman"):
+        from .data.tasks import task_input_spec
+
+        return task_input_spec(config.data)
     return (1, 28, 28), 10

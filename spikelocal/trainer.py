@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import budget, distributed, rundir
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
-from .data import ENCODERS, Dataset, EventFrames, load_dataset, to_unit
+from .data import ENCODERS, Dataset, EventFrames, decision_start, load_dataset, to_unit
 from .devices import compute_dtype, resolve_device
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
@@ -130,7 +130,7 @@ def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Ev
         batch = x[start:start + bs]
         if isinstance(batch, Tensor):
             batch = batch.to(device, non_blocking=True)
-        result = simulate(net, encode(config, batch, gen, device))
+        result = simulate(net, encode(config, batch, gen, device), decision_start(config.data))
         target = y[start:start + bs].to(device, non_blocking=True)
         for l, logits in enumerate(result.logits):
             correct[l] += (logits.argmax(1) == target).sum()
@@ -159,6 +159,7 @@ class Trainer:
             self.data = data
         rule_cls = RULES.get(config.rule["name"])
         self.rule: Rule = rule_cls(self.net, rule_cls.Options.model_validate(config.rule), config.seed)
+        self.rule.score_from = decision_start(config.data)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
         self.hooks: list[RunHook] = build_hooks(config)

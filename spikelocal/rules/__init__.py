@@ -19,6 +19,7 @@ from .fw_dtp import FWDTPRule  # noqa: E402  (bio-plausible relatives)
 from .gait_prop import GaitPropRule  # noqa: E402
 from .predictive_coding import PredictiveCodingRule  # noqa: E402
 from .softhebb import SoftHebbRule  # noqa: E402
+from .eprop import EpropRule  # noqa: E402  (recurrent nets: online learning through time)
 
 
 def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> Rule:
@@ -34,9 +35,15 @@ def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> R
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"rule.{key}: {err['msg']}") from None
+    for i, layer in enumerate(net.layers):
+        family = "spiking" if layer.neuron.spiking else "rate"
+        for need in (layer.kind, family):
+            if need not in rule_cls.supports:
+                raise ConfigError(f"rule {opts.name!r} cannot train layer {i} ({need}); it trains: "
+                                  f"{', '.join(rule_cls.supports)}")
     return rule_cls(net, opts, seed)
 
 
 __all__ = ["RULES", "build", "Rule", "RuleOptions", "BatchResult", "LocalRule", "BPRule", "FARule",
            "DFARule", "SignSymmetryRule", "FWDTPRule", "GaitPropRule", "PredictiveCodingRule",
-           "SoftHebbRule"]
+           "SoftHebbRule", "EpropRule"]

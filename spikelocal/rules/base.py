@@ -46,13 +46,17 @@ class Rule(ABC):
     """A learning rule; one instance per run."""
 
     Options: ClassVar[type[RuleOptions]] = RuleOptions
-    #: layer kinds ("dense", "conv") and neuron families ("rate", "spiking") it can train
+    #: layer kinds ("dense", "conv", "recurrent") and neuron families ("rate", "spiking") it
+    #: can train; "recurrent" only where the rule follows the recurrence through time
     supports: ClassVar[tuple[str, ...]] = ("dense", "conv", "rate", "spiking")
 
     def __init__(self, net: Network, options: RuleOptions, seed: int) -> None:
         self.net = net
         self.options = options
         self.seed = seed
+        #: the first step whose activity the loss scores (a task that answers at its end;
+        #: set by the trainer from the data, see :mod:`spikelocal.rules.window_loss`)
+        self.score_from = 0
 
     @classmethod
     def requires_bias(cls, index: int, count: int, spiking: bool) -> bool:

@@ -60,6 +60,7 @@ class BPRule(Rule):
     """Exact gradient (with the surrogate) of the output loss, by autograd through time."""
 
     Options = BPOptions
+    supports = ("dense", "conv", "recurrent", "rate", "spiking")
 
     def __init__(self, net: Network, options: BPOptions, seed: int) -> None:
         super().__init__(net, options, seed)
@@ -70,7 +71,7 @@ class BPRule(Rule):
                         active: list[bool]) -> BatchResult:
         net = self.net
         zero_grads(net)
-        metrics = BatchMetrics(net, labels, self.loss_fn)
+        metrics = BatchMetrics(net, labels, self.loss_fn, self.score_from)
         terms: list[Tensor] = []
 
         def forward(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:

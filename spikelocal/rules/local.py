@@ -80,7 +80,7 @@ class LocalRule(Rule):
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
                         active: list[bool]) -> BatchResult:
         zero_grads(self.net)
-        metrics = BatchMetrics(self.net, labels, self.loss_fn)
+        metrics = BatchMetrics(self.net, labels, self.loss_fn, self.score_from)
 
         def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
             for i, rec in enumerate(records):
