@@ -112,8 +112,8 @@ def simulate(net: Network, chunks: Iterable[Tensor]) -> SimulationResult:
         k, b = x.shape[:2]
         if state is None:
             state = sim.start(b, x.device)
-            logits = [torch.zeros(b, net.num_classes) for _ in net.layers]
-            counts = [torch.zeros(b) for _ in net.layers]
+            logits = [torch.zeros(b, net.num_classes, device=x.device) for _ in net.layers]
+            counts = [torch.zeros(b, device=x.device) for _ in net.layers]
         for i, rec in enumerate(sim.run(x, state)):
             logits[i] += rec.scores.sum(0)
             counts[i] += rec.pooled.reshape(k, b, -1).sum(dim=(0, 2))
