@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from ..config.messages import describe
 from ..core.network import Network
 from ..errors import ConfigError
 from ..registry import Registry
@@ -33,7 +34,8 @@ def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> R
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"rule.{key}: {err['msg']}") from None
+        takes = f"; rule {rule_cls.Options.model_fields['name'].default!r} takes: {', '.join(rule_cls.Options.model_fields)}"
+        raise ConfigError(f"rule.{key}: {describe(err, '', takes)}") from None
     return rule_cls(net, opts, seed)
 
 

@@ -26,10 +26,9 @@ logged as probes of what each layer represents.
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal, Union
+from typing import Iterable
 
 import torch
-from pydantic import Field, PositiveInt
 from torch import Tensor
 
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
@@ -37,22 +36,10 @@ from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
-from .base import BatchResult, Rule, RuleOptions, zero_grads
+from ..config.rules import BPOptions, OutputLossOptions  # noqa: F401  (OutputLossOptions: for the other rules)
+from .base import BatchResult, Rule, zero_grads
 from .window_loss import BatchMetrics, per_step
 
-
-
-class OutputLossOptions(RuleOptions):
-    """Options of the rules that minimise the output layer's loss."""
-
-    loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    window: Union[Literal["sample", "step"], PositiveInt] = Field(
-        "sample", description="what the output loss scores: the activity averaged over the whole "
-        "sample ('sample', as the local rule), over windows of N steps, or every step")
-
-
-class BPOptions(OutputLossOptions):
-    name: Literal["bp"] = "bp"
 
 
 @RULES.register("bp")

@@ -34,9 +34,7 @@ excluded from the gradient (``tests/test_local_rule.py`` checks it).
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal, Union
-
-from pydantic import PositiveInt
+from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -47,15 +45,9 @@ from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
-from .base import BatchResult, Rule, RuleOptions, zero_grads
+from ..config.rules import LocalOptions
+from .base import BatchResult, Rule, zero_grads
 from .window_loss import BatchMetrics, scale_grads
-
-
-class LocalOptions(RuleOptions):
-    name: Literal["local"] = "local"
-    loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    mode: Literal["together", "layerwise"] = "together"
-    window: Union[Literal["sample", "step"], PositiveInt] = "sample"
 
 
 @RULES.register("local")
