@@ -6,7 +6,7 @@ times ``load_dataset`` with DECOLLE's binning (1 ms bins, T = 300, 2 x 34 x 34) 
 call reads and bins every file and writes the cache, the second reads the cache.
 
     python bench/event_loading.py                 # 900 training + 100 test samples: 1,000 files
-    python bench/event_loading.py --train 5000 --keep /tmp/nmnist_bench
+    python bench/event_loading.py --train 5000 --keep nmnist_bench
 
 Timings are wall-clock on whatever CPU runs it (one torch thread); on a shared machine they vary.
 """

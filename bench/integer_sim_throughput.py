@@ -59,7 +59,7 @@ def main() -> None:
     t_int_chk = best_time(lambda: simulate_integer(int_net, spikes_np), args.repeats)
     n = spikes.shape[1]
     line = json.dumps({
-        "run_dir": args.run_dir, "batch": n, "steps": spikes.shape[0], "threads": args.threads,
+        "run_dir": Path(args.run_dir).name, "batch": n, "steps": spikes.shape[0], "threads": args.threads,
         "layers": [layer.num_neurons for layer in int_net.layers],
         "float_samples_per_s": n / t_float, "integer_samples_per_s": n / t_int,
         "integer_checked_samples_per_s": n / t_int_chk,

@@ -14,9 +14,9 @@ snnTorch does with its default delayed reset); the script reports the gradients'
 layer on the first batch (null where a layer's gradient is zero), so the size of that
 difference is visible.
 
-    SPIKELOCAL_DATA=/work/shared/data python bench/snntorch_bptt_compare.py --json out.json
+    SPIKELOCAL_DATA=path/to/data python bench/snntorch_bptt_compare.py --json out.json
     python bench/snntorch_bptt_compare.py --hidden 200 --steps 25 --train 20000 --test 10000 \
-        --epochs 2 --weight-scale 20        # README "Rule comparison": 0.42 points apart
+        --epochs 2 --weight-scale 20        # docs/results: 0.42 points apart
 
 ``--weight-scale`` sets spikelocal's init (both sides start from the same weights). At the
 default 1 the net is silent at init and both sides wake it through the surrogate only; the

@@ -1,7 +1,7 @@
 """Do SoftHebb conv filters beat random ones on MNIST? The paper's recipe against its control.
 
 Why this exists: ``experiments/mnist_softhebb_conv.yaml`` reaches 98.57 % and the same run with
-its Hebbian layer frozen at the random init 98.59 % (README "More bio-plausible rules"). To
+its Hebbian layer frozen at the random init 98.59 % (docs/results/index.md). To
 tell a defect of spikelocal's rule from a property of the task, this script rebuilds the
 layers as Journé et al. (ICLR 2023) configure them in their published presets (facts, not
 code): input of each block standardised per channel (batch norm without affine), conv with

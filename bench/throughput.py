@@ -126,7 +126,7 @@ def _images(batch: int):
             except Exception:  # noqa: BLE001 - any unreadable copy: try the next root
                 continue
             x = to_unit(data.train_x[:batch]).reshape(batch, -1)
-            return x, data.train_y[:batch].clone(), f"mnist ({root})"
+            return x, data.train_y[:batch].clone(), "mnist"
     gen = torch.Generator().manual_seed(0)
     x = torch.rand((batch, INPUTS), generator=gen) * (2 * MNIST_MEAN)
     y = torch.randint(0, CLASSES, (batch,), generator=gen)

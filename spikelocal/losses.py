@@ -2,7 +2,7 @@
 
 Each returns (summed loss, dLoss/dlogits) for logits [N, C] and labels [N], so that a rule
 needs no autograd graph: for cross-entropy the error is ``softmax(z) - onehot(y)`` (the
-modulatory signal of DESIGN.md), for MSE ``z - onehot(y)``, and for smooth-L1 the clipped
+modulatory signal of the local rule), for MSE ``z - onehot(y)``, and for smooth-L1 the clipped
 difference.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import budget, rundir
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
-from .data import ENCODERS, Dataset, EventFrames, load_dataset, to_unit
+from .data import ENCODERS, Dataset, EventFrames, decision_start, load_dataset, to_unit
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
 from .health import training_warnings
@@ -116,7 +116,7 @@ def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Ev
     steps = config.data.steps
     for i, start in enumerate(range(0, len(x), bs)):
         gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, i)
-        result = simulate(net, encode(config, x[start:start + bs], gen))
+        result = simulate(net, encode(config, x[start:start + bs], gen), decision_start(config.data))
         target = y[start:start + bs]
         for l, logits in enumerate(result.logits):
             correct[l] += (logits.argmax(1) == target).sum()
@@ -134,6 +134,7 @@ class Trainer:
         torch.manual_seed(config.seed)
         self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
         self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
+        self.rule.score_from = decision_start(config.data)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
         self.hooks: list[RunHook] = build_hooks(config)

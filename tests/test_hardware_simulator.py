@@ -1,4 +1,4 @@
-"""The integer simulator pinned on hand-computed sequences (DESIGN.md's Loihi equations).
+"""The integer simulator pinned on hand-computed sequences (the Loihi-style equations of spikelocal.hardware.fixed_point).
 
 Every expected number below was worked out by hand from
     u = trunc(u (4096 - du - 1) / 4096) + (a_in << 6)   (wraps at 24 bits)

@@ -1,2 +1,2 @@
-"""Recordings, firing statistics, plots and the HTML report of a run (see README,
-"Recordings and plots"). Importing this package is cheap; matplotlib loads only for plots."""
+"""Recordings, firing statistics, plots and the HTML report of a run (see the manual's
+tutorial on plots and the report). Importing this package is cheap; matplotlib loads only for plots."""

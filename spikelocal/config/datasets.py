@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from .data import DataConfig
+from .data import TASKS, DataConfig
 
 EVENT_DATASETS = ("nmnist", "dvsgesture", "shd")
 PIXEL_DATASETS = ("mnist", "fashion_mnist")
@@ -63,6 +63,8 @@ def input_spec(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
         return tuple(cfg.synthetic.shape), cfg.synthetic.classes
     if cfg.dataset in EVENT_DATASETS:
         return event_input_spec(cfg)
+    if cfg.dataset in TASKS:
+        return task_input_spec(cfg)
     return PIXEL_SHAPE, PIXEL_CLASSES
 
 
@@ -83,3 +85,43 @@ def check_event_config(cfg: DataConfig, source: str, spiking: bool) -> None:
         if bins != cfg.steps:
             raise ConfigError(f"{source}: data.steps: {cfg.steps} bins of {ev.window_ms} ms do not cover "
                               f"events.max_duration_ms {ev.max_duration_ms}; set steps: {bins}")
+
+
+# ------------------------------------------------------------- temporal tasks -------
+def task_steps(cfg: DataConfig) -> int:
+    """T of a task (Randman: data.steps)."""
+    if cfg.dataset == "cue_accumulation":
+        c = cfg.cue_accumulation
+        return c.cues * (c.cue_steps + c.gap_steps) + c.delay_steps + c.recall_steps
+    if cfg.dataset == "delayed_recall":
+        r = cfg.delayed_recall
+        return r.stimulus_steps + r.delay_steps + r.recall_steps
+    return cfg.steps
+
+
+def task_input_spec(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
+    """Input shape (one step) and number of classes of a task, without generating it."""
+    if cfg.dataset == "cue_accumulation":
+        return (4 * cfg.cue_accumulation.population,), 2
+    if cfg.dataset == "delayed_recall":
+        return (cfg.delayed_recall.channels + 5,), cfg.delayed_recall.classes
+    return (cfg.randman.units,), cfg.randman.classes
+
+
+def decision_start(cfg: DataConfig) -> int:
+    """The first step whose activity is scored (0: the whole sample)."""
+    if cfg.dataset == "cue_accumulation":
+        return task_steps(cfg) - cfg.cue_accumulation.recall_steps
+    if cfg.dataset == "delayed_recall":
+        return task_steps(cfg) - cfg.delayed_recall.recall_steps
+    return 0
+
+
+def check_task_config(cfg: DataConfig, source: str) -> None:
+    steps = task_steps(cfg)
+    if cfg.steps != steps:
+        raise ConfigError(f"{source}: data.steps: {cfg.steps}, but a {cfg.dataset} trial with these "
+                          f"options lasts {steps} steps; set data.steps: {steps}")
+    if cfg.dataset == "cue_accumulation" and cfg.cue_accumulation.cues % 2 == 0:
+        raise ConfigError(f"{source}: data.cue_accumulation.cues: {cfg.cue_accumulation.cues} allows ties; "
+                          "use an odd number")

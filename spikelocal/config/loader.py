@@ -18,7 +18,8 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from ..yamlio import KeyPath, line_of, load_yaml, parse_value
-from .datasets import EVENT_DATASETS, check_event_config
+from .data import TASKS
+from .datasets import EVENT_DATASETS, check_event_config, check_task_config
 from .experiment import ExperimentConfig
 from .messages import Where, format_validation_error
 from .rules import RULE_OPTIONS
@@ -192,6 +193,8 @@ def check_consistency(config: ExperimentConfig, source: str) -> None:
     )
     if config.data.dataset in EVENT_DATASETS:
         check_event_config(config.data, source, spiking)
+    elif config.data.dataset in TASKS:
+        check_task_config(config.data, source)
     elif not spiking and config.data.steps != 1 and config.data.encoding != "direct":
         raise ConfigError(
             f"{source}: data.encoding: {config.data.encoding!r} makes spikes, but the network "

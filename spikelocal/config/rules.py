@@ -3,7 +3,7 @@ its ``name`` (default ``local``).
 
 What the config must know of a rule to check a network against it lives here as plain data,
 next to its options, so the config never imports the rules: ``supports`` (layer kinds
-``dense``/``conv`` and neuron families ``rate``/``spiking`` it can train) and
+``dense``/``conv``/``recurrent`` and neuron families ``rate``/``spiking`` it can train) and
 ``requires_bias`` (layers that need a bias; the loader turns an unset ``bias`` on there and
 rejects ``bias: false``). Each rule class in :mod:`spikelocal.rules` names its model as
 ``Options``.
@@ -66,6 +66,8 @@ class OutputLossOptions(RuleOptions):
 
 class BPOptions(OutputLossOptions):
     name: Literal["bp"] = "bp"
+    #: BPTT follows every dependence through time, the recurrent ones included
+    supports: ClassVar[tuple[str, ...]] = ("dense", "conv", "recurrent", "rate", "spiking")
 
 
 class FeedbackOptions(OutputLossOptions):
@@ -126,11 +128,20 @@ class SoftHebbOptions(OutputLossOptions):
         return spiking and index < count - 1
 
 
+class EpropOptions(OutputLossOptions):
+    name: Literal["eprop"] = "eprop"
+    supports: ClassVar[tuple[str, ...]] = ("dense", "recurrent", "rate", "spiking")
+    feedback: Literal["random", "symmetric", "readout"] = Field(
+        "random", description="learning signal: fixed random B, the output weights, or the "
+        "layer's own fixed readout")
+    feedback_scale: float = Field(1.0, gt=0, description="gain of the random feedback B")
+
+
 #: every rule's options model by ``name``; a new rule adds its model here and to RuleConfig
 RULE_OPTIONS: dict[str, type[RuleOptions]] = {
     model.model_fields["name"].default: model
     for model in (LocalOptions, BPOptions, FAOptions, DFAOptions, SignSymmetryOptions, FWDTPOptions,
-                  GaitPropOptions, PredictiveCodingOptions, SoftHebbOptions)
+                  GaitPropOptions, PredictiveCodingOptions, SoftHebbOptions, EpropOptions)
 }
 DEFAULT_RULE = "local"
 

@@ -2,7 +2,9 @@
 
 Order inside a layer: ``current = W * input`` -> neurons -> ``activity = sumpool(spikes)``.
 The pooled activity is what the next layer receives and what the layer's fixed random
-classifier ``G`` (classes x activity size) reads. Sum pooling is linear, so an exporter can
+classifier ``G`` (classes x activity size) reads. A ``recurrent`` layer is a dense layer with
+a second matrix from its own spikes of the previous step (:meth:`Layer.step` says why it steps
+one step at a time). Sum pooling is linear, so an exporter can
 fold it into the next layer's weights (on a chip it costs no extra neurons).
 
 ``G`` is a registered buffer, never a parameter: no optimiser sees it, and checkpoints
@@ -27,11 +29,12 @@ Shape = tuple[int, ...]
 class LayerStep(NamedTuple):
     """What one call of :meth:`Layer.step` produces for K steps (all [K, B, ...])."""
 
-    current: Tensor     # synaptic current W x (reused buffer when a workspace is given)
+    current: Tensor     # synaptic current W x (+ W_rec s[t-1]); reused buffer with a workspace
     output: Tensor      # spikes (LIF) or rate h (rate neurons), before pooling
     pooled: Tensor      # what the next layer and the readout see (``output`` without pooling)
     membrane: Tensor    # V before the reset (LIF) or the pre-activation a (rate)
     state: tuple[Tensor, ...]
+    recurrent_input: Optional[Tensor] = None   # recurrent layers: s[t-1] of each step
 
 
 class Layer(nn.Module):
@@ -47,7 +50,7 @@ class Layer(nn.Module):
         self.neuron_cfg = neuron_cfg
         self.neuron: NeuronModel = build_neuron(neuron_cfg)
         self.is_output = is_output
-        if cfg.kind == "dense":
+        if cfg.kind in ("dense", "recurrent"):
             fan_in = math.prod(in_shape)
             w_shape: Shape = (cfg.units, fan_in)
             self.out_shape: Shape = (cfg.units,)
@@ -80,6 +83,15 @@ class Layer(nn.Module):
             nn.Parameter((torch.rand(bias_len, generator=generator) * 2 - 1) * bound)
             if use_bias else None
         )
+        self.recurrent: Optional[nn.Parameter] = None
+        if cfg.kind == "recurrent":
+            # same scale as the input weights, with the fan-in of the recurrent matrix
+            rec_bound = bound * math.sqrt(fan_in / cfg.units)
+            rec = (torch.rand((cfg.units, cfg.units), generator=generator) * 2 - 1) * rec_bound
+            if not cfg.self_connections:
+                rec.fill_diagonal_(0.0)
+                self.register_buffer("recurrent_mask", 1.0 - torch.eye(cfg.units))
+            self.recurrent = nn.Parameter(rec)
         size = math.prod(self.pooled_shape)
         if is_output:
             if cfg.kind != "dense" or size != num_classes:
@@ -118,15 +130,32 @@ class Layer(nn.Module):
                    num_classes, False, torch.Generator().manual_seed(seed), weight_scale)
 
     # -- synapses ------------------------------------------------------------------------
+    @property
+    def is_recurrent(self) -> bool:
+        return self.recurrent is not None
+
+    def recurrent_weight(self) -> Tensor:
+        """W_rec as the neurons see it (zero diagonal without self-connections)."""
+        mask = getattr(self, "recurrent_mask", None)
+        return self.recurrent if mask is None else self.recurrent * mask
+
+    def init_state(self, batch: int, device: torch.device | str) -> tuple[Tensor, ...]:
+        """The neurons' rest state; a recurrent layer adds its last spikes (zeros)."""
+        state = self.neuron.init_state((batch, *self.out_shape), torch.device(device))
+        if self.is_recurrent:
+            dtype = self.weight.dtype
+            state = (*(s.to(dtype) for s in state), torch.zeros((batch, *self.out_shape), device=device, dtype=dtype))
+        return state
+
     def synapse(self, x: Tensor) -> Tensor:
         """Synaptic current for a batch of inputs [N, *in_shape] -> [N, *out_shape]."""
-        if self.kind == "dense":
+        if self.kind in ("dense", "recurrent"):
             return x.reshape(x.shape[0], -1) @ self.weight.t()
         return F.conv2d(x, self.weight, stride=self.cfg.stride, padding=self.cfg.padding)
 
     def weight_grad(self, pre: Tensor, delta: Tensor) -> Tensor:
         """dW = sum over the batch of delta (post) x pre (eligibility); one large product."""
-        if self.kind == "dense":
+        if self.kind in ("dense", "recurrent"):
             return delta.reshape(delta.shape[0], -1).t() @ pre.reshape(pre.shape[0], -1)
         return torch.nn.grad.conv2d_weight(pre, self.weight.shape, delta,
                                            stride=self.cfg.stride, padding=self.cfg.padding)
@@ -161,7 +190,8 @@ class Layer(nn.Module):
         return (err @ self.readout).view(err.shape[0], *self.pooled_shape)
 
     def step(self, inp: Tensor, state: tuple[Tensor, ...], differentiable: bool = False,
-             workspace: Optional[dict[str, Tensor]] = None) -> "LayerStep":
+             workspace: Optional[dict[str, Tensor]] = None,
+             detach_recurrent: bool = False) -> "LayerStep":
         """K steps of input [K, B, *in_shape] through synapses, neurons and pooling.
 
         With a ``workspace`` (a dict kept by the caller across chunks) the current and the
@@ -170,6 +200,9 @@ class Layer(nn.Module):
         """
         k, b = inp.shape[:2]
         flat = inp.reshape(k * b, *self.in_shape)
+        if self.is_recurrent:
+            return self._step_recurrent(self.synapse(flat).view(k, b, *self.out_shape), state,
+                                        differentiable, detach_recurrent)
         if workspace is not None and self.kind == "dense" and not differentiable:
             out = workspace.get("current")
             if out is None or out.shape != (k * b, self.out_shape[0]):
@@ -182,6 +215,35 @@ class Layer(nn.Module):
         if self.pooled_shape != self.out_shape:
             pooled = self.pool(output.reshape(k * b, *self.out_shape)).view(k, b, *self.pooled_shape)
         return LayerStep(current, output, pooled, membrane, state)
+
+    def _step_recurrent(self, drive: Tensor, state: tuple[Tensor, ...], differentiable: bool,
+                        detach_recurrent: bool) -> "LayerStep":
+        """K steps of a recurrent layer, given the input part of the current ``drive`` [K, B, N].
+
+        Why one step at a time: the input part W_in x of all K steps is one batched product
+        (as in a dense layer), but W_rec s[t-1] needs the spikes of the step before, so it is
+        added step by step and the neuron advances one step per call (K = 1 calls of
+        ``neuron.run``). The last spikes travel in the layer's state, so chunks join
+        seamlessly, and the loop stays in the core: no rule keeps a copy of it.
+        ``detach_recurrent`` cuts the gradient through s[t-1] (BPTT without the recurrent
+        dependence: what e-prop computes, used to test it).
+        """
+        *neuron_state, last = state
+        w_rec = self.recurrent_weight()
+        currents, outputs, membranes, previous = [], [], [], []
+        nstate = tuple(neuron_state)
+        for k in range(drive.shape[0]):
+            rec_in = last.detach() if detach_recurrent else last
+            previous.append(rec_in.detach())
+            current = drive[k] + rec_in @ w_rec.t()
+            out, mem, nstate = self.neuron.run(current.unsqueeze(0), nstate, self.bias, differentiable)
+            currents.append(current)
+            outputs.append(out[0])
+            membranes.append(mem[0])
+            last = out[0]
+        output = torch.stack(outputs)
+        return LayerStep(torch.stack(currents), output, output, torch.stack(membranes),
+                         (*nstate, last), torch.stack(previous))
 
     @property
     def num_neurons(self) -> int:

@@ -1,4 +1,4 @@
-"""A feed-forward network of :class:`~spikelocal.core.layers.Layer`: an ``nn.Module`` whose
+"""A network of :class:`~spikelocal.core.layers.Layer`: an ``nn.Module`` whose
 ``forward`` runs the one core loop (:mod:`spikelocal.core.simulate`) over a whole input
 sequence, and ``simulate`` for evaluation in chunks of K steps (state carried between
 chunks, so memory does not grow with T)."""
@@ -76,7 +76,7 @@ class Network(nn.Module):
 
     def init_states(self, batch: int) -> list[tuple[Tensor, ...]]:
         device = self.layers[0].weight.device
-        return [layer.neuron.init_state((batch, *layer.out_shape), device) for layer in self.layers]
+        return [layer.init_state(batch, device) for layer in self.layers]
 
     def forward(self, x: Tensor, want: Want = Want(membrane=True)) -> NetworkOutput:
         """Simulate ``x`` [T, B, *input_shape] as one chunk; differentiable when grad is enabled
@@ -102,8 +102,9 @@ class SimulationResult:
 
 
 @torch.no_grad()
-def simulate(net: Network, chunks: Iterable[Tensor]) -> SimulationResult:
-    """Run the network over all chunks of one batch; no gradients, no traces."""
+def simulate(net: Network, chunks: Iterable[Tensor], score_from: int = 0) -> SimulationResult:
+    """Run the network over all chunks of one batch; no gradients, no traces. The readout
+    scores sum the steps from ``score_from`` on (a task that answers at its end)."""
     sim = Simulator(net.layers, Want(scores=True))
     state = None
     logits: list[Tensor] = []
@@ -114,7 +115,8 @@ def simulate(net: Network, chunks: Iterable[Tensor]) -> SimulationResult:
             state = sim.start(b, x.device)
             logits = [torch.zeros(b, net.num_classes, device=x.device) for _ in net.layers]
             counts = [torch.zeros(b, device=x.device) for _ in net.layers]
+        first = max(0, score_from - state.steps)
         for i, rec in enumerate(sim.run(x, state)):
-            logits[i] += rec.scores.sum(0)
+            logits[i] += rec.scores[first:].sum(0)
             counts[i] += rec.pooled.reshape(k, b, -1).sum(dim=(0, 2))
     return SimulationResult(logits, counts, 0 if state is None else state.steps)

@@ -308,5 +308,11 @@ def _expand(bias: Tensor, like: Tensor) -> Tensor:
     return bias.view(-1, 1, 1) if like.dim() >= 4 else bias
 
 
+#: spiking models by ``neuron.kind`` (one registration line per model file); any other kind
+#: is a rate nonlinearity
+SPIKING: Registry[Callable[[NeuronConfig], NeuronModel]] = Registry("neuron model")
+SPIKING.register("lif")(CubaLIF)
+
+
 def build_neuron(cfg: NeuronConfig) -> NeuronModel:
-    return CubaLIF(cfg) if cfg.kind == "lif" else RateNeuron(cfg.kind)
+    return SPIKING.get(cfg.kind)(cfg) if cfg.kind in SPIKING else RateNeuron(cfg.kind)

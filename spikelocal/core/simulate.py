@@ -29,7 +29,10 @@ class Want:
 
     ``derivative`` is written over the membrane's memory unless ``membrane`` is wanted too
     (the membrane is then not recorded: a chunk is large, and every copy is a pass over
-    memory). ``differentiable`` keeps an autograd graph through the whole simulation (BPTT).
+    memory). ``differentiable`` keeps an autograd graph through the whole simulation (BPTT);
+    with ``cut_recurrent`` the graph does not pass through a recurrent layer's s[t-1] (the
+    gradient e-prop computes). ``trace`` also records a recurrent layer's trace of s[t-1];
+    ``adaptation`` the adaptation variable of ALIF layers.
     ``reuse_buffers`` lets results of a chunk live in buffers that the next chunk overwrites:
     only for a caller that is done with a chunk's records before it asks for the next one.
     """
@@ -40,8 +43,10 @@ class Want:
     current: bool = False
     drive: bool = False
     scores: bool = False
+    adaptation: bool = False
     differentiable: bool = False
     reuse_buffers: bool = False
+    cut_recurrent: bool = False
 
 
 @dataclass
@@ -59,6 +64,9 @@ class LayerRecord:
     current: Optional[Tensor] = None     # the current the membrane integrates (LIF: I[t]), [K, B, *out_shape]
     drive: Optional[Tensor] = None       # the synaptic input W x of each step, [K, B, *out_shape]
     scores: Optional[Tensor] = None      # readout scores G r per step, [K, B, classes]
+    recurrent_input: Optional[Tensor] = None  # recurrent layers: s[t-1] of each step, [K, B, N]
+    recurrent_trace: Optional[Tensor] = None  # its eligibility P (like ``trace``), [K, B, N]
+    adaptation: Optional[Tensor] = None       # ALIF: the adaptation a[t], [K, B, N]
 
     @property
     def steps(self) -> int:
@@ -69,16 +77,18 @@ class LayerRecord:
 class SimState:
     """What carries from one chunk to the next for one batch."""
 
-    neurons: list[State]
+    neurons: list[State]   # per layer: the neuron state (recurrent layers: and the last spikes)
     traces: list[State] = field(default_factory=list)
     bias_traces: list[float] = field(default_factory=list)
     steps: int = 0
+    recurrent_traces: list[State] = field(default_factory=list)
 
     def snapshot(self) -> "SimState":
         """A state to go back to. The neuron states are shared, not copied: a neuron model
         never writes the state it is given (it returns a new one), and sharing keeps an
         autograd graph through the snapshot intact."""
-        return SimState(list(self.neurons), list(self.traces), list(self.bias_traces), self.steps)
+        return SimState(list(self.neurons), list(self.traces), list(self.bias_traces), self.steps,
+                        list(self.recurrent_traces))
 
 
 class Simulator:
@@ -103,11 +113,15 @@ class Simulator:
 
     def start(self, batch: int, device: torch.device | str = "cpu") -> SimState:
         """Fresh state for a batch of ``batch`` samples (every sample starts at rest)."""
-        neurons = [layer.neuron.init_state((batch, *layer.out_shape), device) for layer in self.layers]
+        neurons = [layer.init_state(batch, device) for layer in self.layers]
         traces: list[State] = []
+        recurrent: list[State] = []
         if any(want.trace for want in self.wants):
-            traces = [layer.neuron.init_trace((batch, *layer.in_shape), device) for layer in self.layers]
-        return SimState(neurons, traces, [0.0] * len(self.layers))
+            traces = [_typed(layer.neuron.init_trace((batch, *layer.in_shape), device), layer)
+                      for layer in self.layers]
+            recurrent = [_typed(layer.neuron.init_trace((batch, *layer.out_shape), device), layer)
+                         for layer in self.layers]
+        return SimState(neurons, traces, [0.0] * len(self.layers), recurrent_traces=recurrent)
 
     def run(self, x: Tensor, state: SimState, upto: Optional[int] = None) -> list[LayerRecord]:
         """Advance ``state`` by the chunk ``x`` [K, B, *input_shape]; records of layers 0..upto-1."""
@@ -118,9 +132,9 @@ class Simulator:
             want = self.wants[i]
             buffers = self._buffers[i] if want.reuse_buffers else (None, None)
             before = state.neurons[i]   # neuron.run never writes the state it is given
-            step = layer.step(inp, before, want.differentiable, buffers[0])
+            step = layer.step(inp, before, want.differentiable, buffers[0], want.cut_recurrent)
             state.neurons[i] = step.state
-            rec = LayerRecord(layer, inp, step.output, step.pooled)
+            rec = LayerRecord(layer, inp, step.output, step.pooled, recurrent_input=step.recurrent_input)
             if want.current:
                 rec.current = layer.neuron.synaptic_current(step.current, before)
             if want.drive:
@@ -135,6 +149,11 @@ class Simulator:
                 if layer.bias is not None:
                     bias_trace, state.bias_traces[i] = layer.neuron.bias_eligibility(k, state.bias_traces[i])
                     rec.bias_trace = bias_trace.to(inp.device)   # K numbers made on the host
+                if step.recurrent_input is not None:
+                    rec.recurrent_trace, state.recurrent_traces[i] = layer.neuron.eligibility(
+                        step.recurrent_input, state.recurrent_traces[i])
+            if want.adaptation and hasattr(layer.neuron, "adaptation"):
+                rec.adaptation = layer.neuron.adaptation(step.output, before)
             if want.scores:
                 b = step.pooled.shape[1]
                 rec.scores = layer.readout_logits(step.pooled.reshape(k * b, *layer.pooled_shape)).view(k, b, -1)
@@ -142,6 +161,11 @@ class Simulator:
             inp = step.pooled
         state.steps += k
         return records
+
+
+def _typed(state: State, layer: Layer) -> State:
+    """A state in the layer's precision (float64 nets in tests keep float64 traces)."""
+    return tuple(s.to(layer.weight.dtype) for s in state)
 
 
 def run_chunks(sim: Simulator, chunks, on_chunk) -> Optional[SimState]:

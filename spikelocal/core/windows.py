@@ -41,6 +41,7 @@ class PieceWindows:
     counts: list[Tensor]    # per layer [B]: summed pooled activity over the piece
     opens: bool = True      # the piece starts its windows (False for the later pieces of a
                             # window longer than the chunk: score each window once)
+    start: int = 0          # the sample's step at which the first window group starts
 
 
 OnPiece = Callable[[list[LayerRecord], PieceWindows, SimState], None]
@@ -85,9 +86,9 @@ def _group_means(pooled: Tensor, group_len: int) -> tuple[Tensor, Tensor]:
     return groups, pooled.reshape(k, b, -1).sum(dim=(0, 2))
 
 
-def _piece_windows(records: list[LayerRecord], group_len: int) -> PieceWindows:
+def _piece_windows(records: list[LayerRecord], group_len: int, start: int) -> PieceWindows:
     stats = [_group_means(rec.pooled.detach(), group_len) for rec in records]
-    return PieceWindows([m for m, _ in stats], group_len, [c for _, c in stats])
+    return PieceWindows([m for m, _ in stats], group_len, [c for _, c in stats], start=start)
 
 
 def run_windows(sim: Simulator, chunks: Iterable[Tensor], window: Window, on_piece: OnPiece,
@@ -111,22 +112,24 @@ def run_windows(sim: Simulator, chunks: Iterable[Tensor], window: Window, on_pie
             state = state or sim.start(piece.shape[1], piece.device)
             for part in _whole_windows(piece, w):
                 group = min(w, part.shape[0])
+                start = state.steps
                 records = sim.run(part, state)
-                on_piece(records, _piece_windows(records, group), state)
+                on_piece(records, _piece_windows(records, group, start), state)
         return state
     for window_input in _cut(chunks, w):
         state = state or sim.start(window_input.shape[1], window_input.device)
         steps = window_input.shape[0]
+        start = state.steps
         if steps <= chunk:
             records = sim.run(window_input, state)
-            on_piece(records, _piece_windows(records, steps), state)
+            on_piece(records, _piece_windows(records, steps, start), state)
             continue
         means = _forward_means(sim, window_input, state, chunk)
         for j, part in enumerate(torch.split(window_input, chunk)):
             records = sim.run(part, state)
             counts = [rec.pooled.detach().reshape(part.shape[0], part.shape[1], -1).sum(dim=(0, 2))
                       for rec in records]
-            on_piece(records, PieceWindows(means, steps, counts, opens=j == 0), state)
+            on_piece(records, PieceWindows(means, steps, counts, opens=j == 0, start=start), state)
     return state
 
 

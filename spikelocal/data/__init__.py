@@ -13,8 +13,10 @@ from .encoders import ENCODERS, SpikeEncoder
 from .event_frames import EventFrames
 from .idx import CLASS_NAMES, data_root, load_idx_dataset
 from .synthetic import make_synthetic
+from .tasks import decision_start, load_task
 
-__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "SpikeEncoder", "to_unit"]
+__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "SpikeEncoder", "to_unit",
+           "decision_start"]
 
 
 @dataclass
@@ -53,6 +55,10 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
         from .events import load_event_dataset
 
         train_f, train_y, test_f, test_y, names = load_event_dataset(cfg, data_root(cfg.root))
+        keep = stratified_subset(train_y, cfg.train_fraction, seed)
+        return Dataset(train_f[keep], torch.from_numpy(train_y[keep]), test_f, torch.from_numpy(test_y), names)
+    if cfg.dataset in ("cue_accumulation", "delayed_recall", "randman"):
+        train_f, train_y, test_f, test_y, names = load_task(cfg)
         keep = stratified_subset(train_y, cfg.train_fraction, seed)
         return Dataset(train_f[keep], torch.from_numpy(train_y[keep]), test_f, torch.from_numpy(test_y), names)
     if cfg.dataset == "synthetic":

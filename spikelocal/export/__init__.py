@@ -46,6 +46,9 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     config, net = load_network(run_dir)
+    from .common import require_feed_forward
+
+    require_feed_forward(net, fmt)
     from ..outputs import claim_output
 
     path = Path(out) if out is not None else Path(run_dir) / "export" / DEFAULT_NAMES[fmt]

@@ -53,6 +53,18 @@ def layer_name(index: int) -> str:
     return f"layer{index + 1}"
 
 
+def require_feed_forward(net: Network, fmt: str) -> None:
+    """Refuse recurrent layers and adaptive neurons where a format or converter has no place for
+    them (netx as written holds feed-forward chains of CUBA neurons only)."""
+    for i, layer in enumerate(net.layers):
+        if layer.kind == "recurrent":
+            raise ExportError(f"{layer_name(i)}: {fmt} cannot hold a recurrent layer (recurrent weights "
+                              "from the layer's own spikes); export a feed-forward network")
+        if layer.neuron_cfg.kind == "alif":
+            raise ExportError(f"{layer_name(i)}: {fmt} cannot express the adaptive threshold of an "
+                              "'alif' neuron; it supports lif neurons")
+
+
 def require_spiking(net: Network, fmt: str, allowed_rate: Iterable[str] = ()) -> None:
     """Refuse rate layers a spiking-only format cannot express (``allowed_rate`` may list
     rate kinds, such as ``linear``, that the format can still write)."""

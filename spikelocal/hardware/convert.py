@@ -31,6 +31,7 @@ import torch
 
 from ..data import load_dataset
 from ..errors import ConfigError, ExportError, RunDirError
+from ..export.common import require_feed_forward
 from ..core.network import Network
 from ..rundir import load_network, open_run
 from ..trainer import batch_generator, encode
@@ -120,6 +121,7 @@ def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike
     open_run(run_dir, require_finished=True)
     config, net = load_network(run_dir)
     _check_run(config)
+    require_feed_forward(net, "fixed-point conversion")
     out = _out_dir(run_dir, Path(out_dir) if out_dir is not None else None, tgt, weight_bits)
     int_net = quantize_network(net, tgt, weight_bits, rounding, seed=seed)  # validates before any work
     map_network(int_net, tgt)

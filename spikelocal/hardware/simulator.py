@@ -1,7 +1,7 @@
 """Bit-accurate simulation of an :class:`IntegerNetwork`, vectorised over the batch.
 
 Per layer and step, with unity = 2**decay_bits, shift = activation_shift, M = 2**(state_bits-1)
-(the equations of DESIGN.md and of :mod:`.fixed_point`)::
+(the chip equations of :mod:`.fixed_point`)::
 
     a_in[t] = sat16( sum_j (w_mant_ij << exp) s_j[t - delay] )      saturates (int16)
     p       = u[t-1] (unity - (du + 1));   u = sgn(p) (|p| >> decay_bits)

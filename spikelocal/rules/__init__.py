@@ -20,6 +20,7 @@ from .fw_dtp import FWDTPRule  # noqa: E402  (bio-plausible relatives)
 from .gait_prop import GaitPropRule  # noqa: E402
 from .predictive_coding import PredictiveCodingRule  # noqa: E402
 from .softhebb import SoftHebbRule  # noqa: E402
+from .eprop import EpropRule  # noqa: E402  (recurrent nets: online learning through time)
 
 
 def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> Rule:
@@ -36,9 +37,16 @@ def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> R
         key = ".".join(str(p) for p in err["loc"])
         takes = f"; rule {rule_cls.Options.model_fields['name'].default!r} takes: {', '.join(rule_cls.Options.model_fields)}"
         raise ConfigError(f"rule.{key}: {describe(err, '', takes)}") from None
+    supports = rule_cls.Options.supports
+    for i, layer in enumerate(net.layers):
+        family = "spiking" if layer.neuron.spiking else "rate"
+        for need in (layer.kind, family):
+            if need not in supports:
+                raise ConfigError(f"rule {opts.name!r} cannot train layer {i} ({need}); it trains: "
+                                  f"{', '.join(supports)}")
     return rule_cls(net, opts, seed)
 
 
 __all__ = ["RULES", "build", "Rule", "RuleOptions", "BatchResult", "LocalRule", "BPRule", "FARule",
            "DFARule", "SignSymmetryRule", "FWDTPRule", "GaitPropRule", "PredictiveCodingRule",
-           "SoftHebbRule"]
+           "SoftHebbRule", "EpropRule"]

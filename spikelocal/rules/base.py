@@ -45,6 +45,9 @@ class Rule(ABC):
         self.net = net
         self.options = options
         self.seed = seed
+        #: the first step whose activity the loss scores (a task that answers at its end;
+        #: set by the trainer from the data, see :mod:`spikelocal.rules.window_loss`)
+        self.score_from = 0
 
     @abstractmethod
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,

@@ -41,7 +41,7 @@ default: at T = 10 a rate of 0.1 is one spike per neuron and sample, which the b
 produces, so every neuron fired once whatever the input (a linear probe of the counts of a
 784-200 LIF layer: 28 %) and a linear classifier on them reached 18 %; at 0.05 (half a
 spike) only the neurons that the input drives fire: 82.6 % (20 % of MNIST, 2 epochs),
-86.9 % on all of it in 3 epochs (README).
+86.9 % on all of it in 3 epochs (docs/results/index.md).
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ class SoftHebbRule(Rule):
         n = len(net.layers)
         out = net.layers[-1]
         sgd = opts.classifier == "sgd"
-        metrics = BatchMetrics(net, labels, self.loss_fn)
+        metrics = BatchMetrics(net, labels, self.loss_fn, self.score_from)
         rate_sums: list[Tensor | float] = [0.0] * n
         out_sums: list[Tensor | float] = [0.0] * n
         terms: list[Tensor] = []

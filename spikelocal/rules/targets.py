@@ -73,7 +73,7 @@ class DeltaRule(Rule):
         zero_grads(net)
         n = len(net.layers)
         lowest = active.index(True) if any(active) else n
-        metrics = BatchMetrics(net, labels, self.loss_fn)
+        metrics = BatchMetrics(net, labels, self.loss_fn, self.score_from)
 
         def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
             err = None

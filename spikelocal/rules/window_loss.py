@@ -8,6 +8,10 @@ For a layer with readout G, a window w of |w| steps and loss l (:mod:`spikelocal
 
 so ``step`` windows give DECOLLE's per-step loss and ``sample`` the loss of the spike count.
 Because the readout is linear, the error of every step of a window is the window's error.
+
+``score_from`` (a task whose answer is due only at the end, e.g. cue accumulation): windows
+that start before that step are not scored (zero error, not logged); the windows must then
+be whole windows of N steps (or ``step``) that start at or after it.
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ from .base import BatchResult
 class BatchMetrics:
     """Per-layer readout scores, losses and activity counts of one batch (what the trainer logs)."""
 
-    def __init__(self, net: Network, labels: Tensor, loss_fn: LossFn) -> None:
+    def __init__(self, net: Network, labels: Tensor, loss_fn: LossFn, score_from: int = 0) -> None:
         n = len(net.layers)
+        self.score_from = score_from
         self.loss_fn = loss_fn
         self.labels = labels
         self.batch = labels.shape[0]
@@ -42,6 +47,18 @@ class BatchMetrics:
         groups, b, g = means.shape[0], self.batch, windows.group_len
         self.counts[i] += windows.counts[i]
         logits = layer.readout_logits(means.reshape(groups * b, *layer.pooled_shape))
+        first = max(0, -(-(self.score_from - windows.start) // g))   # first scored group
+        if first >= groups:
+            return torch.zeros_like(logits)
+        if first > 0:
+            scored = logits.view(groups, b, -1)[first:].reshape((groups - first) * b, -1)
+            loss, part = self.loss_fn(scored, self.labels.repeat(groups - first))
+            err = torch.zeros_like(logits)
+            err[first * b:] = part
+            if windows.opens:
+                self.logits[i] += (scored * g if g > 1 else scored).view(groups - first, b, -1).sum(0)
+                self.loss[i] += float(loss) * g
+            return err
         loss, err = self.loss_fn(logits, self.labels.repeat(groups) if groups > 1 else self.labels)
         if windows.opens:
             self.logits[i] += (logits * g if g > 1 else logits).view(groups, b, -1).sum(0)
