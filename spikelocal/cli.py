@@ -7,6 +7,7 @@ exception is a bug of ours: one line and status 1, the traceback only with ``--d
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import traceback
 from pathlib import Path
@@ -41,7 +42,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 @command("run", _run_args)
 def _run(args: argparse.Namespace) -> int:
-    """Train one experiment (YAML) into a run directory; --resume continues a killed run."""
+    """Train one experiment (YAML) into a run directory; --resume continues a killed run.
+
+    Example: spikelocal run experiments/quickstart.yaml --set training.epochs=1 --out runs/q1
+    """
     from . import rundir
     from .config import load_experiment
     from .trainer import run
@@ -62,6 +66,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+MAIN_HELP = """Train rate and spiking networks with three-factor local rules, and analyse, convert,
+export and sweep them. 'spikelocal COMMAND --help' says what a command does, with an example.
+
+Example: spikelocal run experiments/quickstart.yaml"""
+
 #: modules that register further sub-commands with @command (one line per feature)
 COMMAND_MODULES: tuple[str, ...] = (
     "spikelocal.sweep.commands",
@@ -79,12 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
 
-    parser = argparse.ArgumentParser(prog="spikelocal", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="spikelocal", description=MAIN_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"spikelocal {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (setup, fn) in COMMANDS.items():
-        p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None)
+        doc = inspect.cleandoc(fn.__doc__ or "")
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc or None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         setup(p)
         p.set_defaults(func=fn)
     return parser

@@ -32,13 +32,13 @@ DEFAULT_NAMES = {"nir": "network.nir", "netx": "network.net", "brian2": "brian2"
 
 def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.PathLike[str]] = None,
            dt: Optional[float] = None, target: str = "loihi", weight_bits: int = 8,
-           samples: int = 0, check: int = 0, force: bool = False,
+           samples: int = 20, check: int = 0, force: bool = False,
            reader: Optional[str] = None) -> tuple[Path, dict[str, Any]]:
     """Export the trained network of ``run_dir`` as ``fmt``; returns the output path and the
     parity figures of :mod:`.parity` on ``check`` encoded test images (empty without).
 
     ``dt``: NIR graph time step (default: the network's; 1e-4 for snnTorch's importer).
-    ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only, the number of
+    ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only (default 20), the number of
     encoded test images stored as the script's default input. ``force``: replace an existing
     output (never the run directory itself). ``reader``: nir only, write the graph that this
     reader's own importer runs (``sinabs``, ``rockpool``; :mod:`.nir_portable`).
