@@ -133,8 +133,7 @@ class Trainer:
         self.data = data
         torch.manual_seed(config.seed)
         self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
-        rule_cls = RULES.get(config.rule["name"])
-        self.rule: Rule = rule_cls(self.net, rule_cls.Options.model_validate(config.rule), config.seed)
+        self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
         self.rule.score_from = decision_start(config.data)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
@@ -247,6 +246,7 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         trainer.load_state(tensors, meta)
     elif not resume:
         rundir.prepare_new(out, config)
+        rundir.write_data_spec(out, data.input_shape, len(data.classes))
     if threads is not None and threads != config.training.threads:
         rundir.append_log(out, f"training.threads {config.training.threads} capped at the {threads} cores available")
     progress = progress and config.training.progress
@@ -280,7 +280,7 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         raise
     last = trainer.rows[-1]
     summary = {
-        "name": config.name, "rule": config.rule["name"], "dataset": config.data.dataset,
+        "name": config.name, "rule": config.rule.name, "dataset": config.data.dataset,
         "test_accuracy": last["test_acc"], "train_accuracy": last["train_acc"],
         "layer_test_accuracy": [last[f"layer{l + 1}_test_acc"] for l in range(len(trainer.net.layers))],
         "layer_rate": [last[f"layer{l + 1}_rate"] for l in range(len(trainer.net.layers))],

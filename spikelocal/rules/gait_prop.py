@@ -29,24 +29,16 @@ Spiking layers use the time-local form of :mod:`spikelocal.rules.targets`.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..core.network import Network
 from . import RULES
 from .base import BatchResult
-from .bp import OutputLossOptions
+from ..config.rules import GaitPropOptions
 from .targets import DeltaRule, Forward, synapse_adjoint
 
 
-class GaitPropOptions(OutputLossOptions):
-    name: Literal["gait_prop"] = "gait_prop"
-    inverse: Literal["pinv", "transpose"] = "pinv"
-    rescale: bool = Field(False, description="adaptive rescaling of the local errors (Dalm et al. 2021)")
-    orthogonal: float = Field(0.0, ge=0, description="weight of the soft orthogonality regulariser")
 
 
 def orthogonality_grad(w: Tensor) -> Tensor:
@@ -63,7 +55,6 @@ class GaitPropRule(DeltaRule):
     """Targets through the (linearised) inverse of each layer; see the module docstring."""
 
     Options = GaitPropOptions
-    supports = ("dense", "rate", "spiking")
 
     def __init__(self, net: Network, options: GaitPropOptions, seed: int) -> None:
         super().__init__(net, options, seed)
