@@ -74,6 +74,13 @@ class Network(nn.Module):
         """The gain of the default init (1 for a network built from layers)."""
         return self.cfg.weight_scale if self.cfg is not None else 1.0
 
+    def set_precision(self, dtype: Optional[torch.dtype]) -> "Network":
+        """Run every layer's synaptic products in ``dtype`` (bf16), None for float32; state,
+        traces, readouts and updates stay float32 (:mod:`spikelocal.devices`)."""
+        for layer in self.layers:
+            layer.compute_dtype = dtype
+        return self
+
     def init_states(self, batch: int) -> list[tuple[Tensor, ...]]:
         device = self.layers[0].weight.device
         return [layer.init_state(batch, device) for layer in self.layers]
