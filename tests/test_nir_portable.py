@@ -136,6 +136,7 @@ def test_file_has_only_what_nir_104_reads(tmp_path: Path, reader: str) -> None:
     with h5py.File(tmp_path / "g.nir", "r") as f:
         meta = {k: v[()] for k, v in f["node"]["metadata"].items()}
     assert meta["reader"].decode() == reader and meta["reset"].decode() == "subtract"
+    assert ("SingleSpike" if reader == "sinabs" else "max_spikes_per_dt") in meta["load"].decode()
     if reader == "sinabs":
         assert {"Affine", "LIF", "Flatten"} <= kinds and not kinds & {"CubaLIF", "Linear"}
     else:
