@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from .config.datasets import input_spec
+from .config import input_spec
 from .errors import ConfigError
 
 FLOAT = 4

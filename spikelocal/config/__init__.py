@@ -9,26 +9,27 @@ from __future__ import annotations
 from .analysis import PlotName, PlotsConfig, RecordConfig
 from .base import Strict
 from .conditions import DiagnosticsConfig, NoiseConfig, PruneConfig
-from .data import (TASKS, CueAccumulationConfig, DataConfig, DelayedRecallConfig, EventsConfig, RandmanConfig,
-                   SyntheticConfig)
+from .data import (TASKS, CueAccumulationConfig, DataConfig, DelayedRecallConfig, EventsConfig,
+                   RandmanConfig, SyntheticConfig)
 from .datasets import input_spec
 from .experiment import ExperimentConfig
 from .loader import (check_consistency, deep_merge, load_experiment, load_resolved, parse_overrides,
                      resolve_experiment, set_dotted)
 from .messages import format_validation_error
 from .network import LayerConfig, NetworkConfig, NeuronConfig, ReadoutConfig, SurrogateConfig
-from .rules import (RULE_OPTIONS, BPOptions, DFAOptions, FAOptions, FeedbackOptions, FWDTPOptions,
-                    EpropOptions, GaitPropOptions, LocalOptions, OutputLossOptions, PredictiveCodingOptions, RuleConfig,
+from .rules import (RULE_OPTIONS, BPOptions, DFAOptions, EpropOptions, FAOptions, FeedbackOptions, FWDTPOptions,
+                    GaitPropOptions, LocalOptions, OutputLossOptions, PredictiveCodingOptions, RuleConfig,
                     RuleOptions, SignSymmetryOptions, SoftHebbOptions, Window)
 from .training import ScheduleConfig, TrainingConfig
 
 __all__ = [
     "PlotName", "PlotsConfig", "RecordConfig", "Strict", "DiagnosticsConfig", "NoiseConfig", "PruneConfig",
-    "TASKS", "CueAccumulationConfig", "DelayedRecallConfig", "RandmanConfig", "DataConfig", "EventsConfig", "SyntheticConfig", "input_spec", "ExperimentConfig", "check_consistency",
+    "DataConfig", "EventsConfig", "SyntheticConfig", "TASKS", "CueAccumulationConfig",
+    "DelayedRecallConfig", "RandmanConfig", "EpropOptions", "input_spec", "ExperimentConfig", "check_consistency",
     "deep_merge", "load_experiment", "load_resolved", "parse_overrides", "resolve_experiment", "set_dotted",
     "format_validation_error", "LayerConfig", "NetworkConfig", "NeuronConfig", "ReadoutConfig",
     "SurrogateConfig", "RULE_OPTIONS", "BPOptions", "DFAOptions", "FAOptions", "FeedbackOptions",
-    "FWDTPOptions", "EpropOptions", "GaitPropOptions", "LocalOptions", "OutputLossOptions", "PredictiveCodingOptions",
+    "FWDTPOptions", "GaitPropOptions", "LocalOptions", "OutputLossOptions", "PredictiveCodingOptions",
     "RuleConfig", "RuleOptions", "SignSymmetryOptions", "SoftHebbOptions", "Window", "ScheduleConfig",
     "TrainingConfig",
 ]

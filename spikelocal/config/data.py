@@ -38,7 +38,7 @@ class CueAccumulationConfig(Strict):
 
     n_train: int = Field(2000, gt=0)
     n_test: int = Field(500, gt=0)
-    seed: int = Field(0, description="the task's own seed: the same samples for every model seed")
+    seed: int = Field(0, ge=0, lt=2**32, description="the task's own seed: the same samples for every model seed")
     cues: int = Field(7, gt=0, description="cues per trial (odd: no ties)")
     cue_steps: int = Field(10, gt=0, description="steps of one cue burst")
     gap_steps: int = Field(5, ge=0, description="silent steps after each cue")
@@ -54,7 +54,7 @@ class DelayedRecallConfig(Strict):
 
     n_train: int = Field(2000, gt=0)
     n_test: int = Field(500, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     classes: int = Field(4, ge=2)
     channels: int = Field(20, gt=0, description="pattern input neurons (a recall population of 5 is added)")
     stimulus_steps: int = Field(20, gt=0)
@@ -69,7 +69,7 @@ class RandmanConfig(Strict):
 
     samples_per_class: int = Field(500, gt=0, description="train + test samples of each class")
     test_fraction: float = Field(0.2, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     classes: int = Field(10, ge=2)
     units: int = Field(50, gt=0, description="input neurons (the embedding dimension)")
     manifold_dim: int = Field(1, gt=0, description="intrinsic dimension D of each class's manifold")

@@ -87,8 +87,9 @@ def check_event_config(cfg: DataConfig, source: str, spiking: bool) -> None:
                               f"events.max_duration_ms {ev.max_duration_ms}; set steps: {bins}")
 
 
+# ------------------------------------------------------------- temporal tasks -------
 def task_steps(cfg: DataConfig) -> int:
-    """T of a temporal task (Randman: data.steps)."""
+    """T of a task (Randman: data.steps)."""
     if cfg.dataset == "cue_accumulation":
         c = cfg.cue_accumulation
         return c.cues * (c.cue_steps + c.gap_steps) + c.delay_steps + c.recall_steps
@@ -117,7 +118,6 @@ def decision_start(cfg: DataConfig) -> int:
 
 
 def check_task_config(cfg: DataConfig, source: str) -> None:
-    """A task's data.steps must be its trial length; cue accumulation needs an odd cue count."""
     steps = task_steps(cfg)
     if cfg.steps != steps:
         raise ConfigError(f"{source}: data.steps: {cfg.steps}, but a {cfg.dataset} trial with these "

@@ -17,7 +17,7 @@ from .training import TrainingConfig
 
 class ExperimentConfig(Strict):
     name: Optional[str] = None
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32, description="drives weights, readouts, shuffling and encoding")
     model: Optional[str] = Field(None, description="a network in models/ (name or path)")
     network: NetworkConfig
     data: DataConfig = DataConfig()

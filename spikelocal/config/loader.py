@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from pydantic import ValidationError
 
@@ -94,11 +94,27 @@ def _rule_key_path(loc: KeyPath) -> KeyPath:
     return loc
 
 
-def _validate(raw: dict[str, Any], where: Where) -> ExperimentConfig:
+def _validate(raw: dict[str, Any], where: Where, overrides: list[str]) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_message(exc, raw, where)) from None
+        message = _message(exc, raw, where)
+        err = exc.errors()[0]
+        loc = ("rule", "name") if err["type"].startswith("union_tag") else _rule_key_path(tuple(err["loc"]))
+        item = _override_for(loc, overrides)
+        if item is not None:  # the value came from the command line, not from a line of the file
+            message = f"{where[0][0]}: override --set {item}: {message.split(': ', 1)[1]}"
+        raise ConfigError(message) from None
+
+
+def _override_for(loc: KeyPath, overrides: list[str]) -> Optional[str]:
+    """The ``--set`` item that set the key at ``loc`` (or a section holding it), if any."""
+    path = tuple(str(p) for p in loc)
+    for item in reversed(overrides):   # the last --set of a key is the one that counts
+        parts = tuple(item.partition("=")[0].strip().split("."))
+        if path[:len(parts)] == parts:
+            return item
+    return None
 
 
 def _message(exc: ValidationError, raw: dict[str, Any], where: Where) -> str:
@@ -178,10 +194,10 @@ def resolve_experiment(
         raise ConfigError(f"{source}: name a network with 'model: NAME' (from models/) or give 'network:'")
     for key, value in network_sets:  # after the merge, so list items of the model can be set
         set_dotted(raw, key, value)
-    config = _validate(raw, where)
+    config = _validate(raw, where, overrides or [])
     biased = _with_required_biases(config, raw, f"{source}:{line_of(lines, ('rule', 'name')) or '?'}")
     if biased is not raw:
-        config = _validate(biased, where)
+        config = _validate(biased, where, overrides or [])
     check_consistency(config, source)
     return config
 

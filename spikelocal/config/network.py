@@ -45,11 +45,9 @@ class LayerConfig(Strict):
     def _sizes(self) -> "LayerConfig":
         if self.kind in ("dense", "recurrent") and self.units is None:
             raise ValueError(f"a {self.kind} layer needs 'units'")
-        if self.kind == "recurrent" and self.pool != 1:
-            raise ValueError("'pool' applies to conv layers only")
         if self.kind == "conv" and self.channels is None:
             raise ValueError("a conv layer needs 'channels'")
-        if self.kind == "dense" and self.pool != 1:
+        if self.kind in ("dense", "recurrent") and self.pool != 1:
             raise ValueError("'pool' applies to conv layers only")
         return self
 

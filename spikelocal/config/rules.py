@@ -66,6 +66,7 @@ class OutputLossOptions(RuleOptions):
 
 class BPOptions(OutputLossOptions):
     name: Literal["bp"] = "bp"
+    #: BPTT follows every dependence through time, the recurrent ones included
     supports: ClassVar[tuple[str, ...]] = ("dense", "conv", "recurrent", "rate", "spiking")
 
 

@@ -28,3 +28,8 @@ class TrainingConfig(Strict):
         "setting only, it never changes results (the loss window is rule.window)")
     threads: Optional[int] = Field(None, gt=0, description="torch threads; default: all cores")
     progress: bool = True
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+                        description="where every tensor of the run lives: auto (CUDA when present), "
+                        "cpu, cuda or cuda:N")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="precision of the synaptic matrix products (state and updates stay fp32)")

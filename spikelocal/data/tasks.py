@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from ..config import CueAccumulationConfig, DataConfig, DelayedRecallConfig, RandmanConfig
-from ..config.datasets import check_task_config, decision_start, task_input_spec, task_steps  # noqa: F401  (re-exported)
+from ..config.datasets import check_task_config, decision_start, task_input_spec, task_steps  # noqa: F401
 from .event_frames import EventFrames
 
 TaskData = tuple[EventFrames, np.ndarray, EventFrames, np.ndarray, list[str]]

@@ -37,6 +37,7 @@ from typing import Iterable, Optional
 import torch
 from torch import Tensor
 
+from ..config.rules import EpropOptions
 from ..core.network import Network
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import accumulate, modulate
@@ -45,7 +46,6 @@ from ..errors import ConfigError
 from ..losses import LOSSES
 from . import RULES
 from .base import BatchResult, Rule, zero_grads
-from ..config.rules import EpropOptions
 from .eprop_traces import SynapseTraces, accumulate_eprop
 from .window_loss import BatchMetrics, per_step, scale_grads
 

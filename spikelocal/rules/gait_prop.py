@@ -45,9 +45,9 @@ def orthogonality_grad(w: Tensor) -> Tensor:
     """Gradient of 1/4 ||W W^T - I||^2 (rows) or 1/4 ||W^T W - I||^2 (columns), smaller side."""
     if w.shape[0] <= w.shape[1]:
         gram = w @ w.t()
-        return (gram - torch.eye(gram.shape[0])) @ w
+        return (gram - torch.eye(gram.shape[0], device=gram.device)) @ w
     gram = w.t() @ w
-    return w @ (gram - torch.eye(gram.shape[0]))
+    return w @ (gram - torch.eye(gram.shape[0], device=gram.device))
 
 
 @RULES.register("gait_prop")
