@@ -35,6 +35,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set training.lr=1e-3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (sets training.device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when training went wrong (chance level, loss blew up)")
@@ -46,19 +47,25 @@ def _run(args: argparse.Namespace) -> int:
 
     Example: spikelocal run experiments/quickstart.yaml --set training.epochs=1 --out runs/q1
     """
-    from . import rundir
-    from .config import load_experiment
-    from .trainer import run
+    from . import api, distributed, rundir
 
-    config = load_experiment(args.experiment, args.overrides)
+    device = [f"training.device={args.device}"] if args.device else []
+    config = api.load_config(args.experiment, [*args.overrides, *device])
     out = args.out
     if args.resume and out is None:
         out = Path("runs") / (config.name or "run")
     if args.resume and not (out / rundir.CONFIG).exists():
         raise SpikelocalError(f"{out}: no run to resume (no {rundir.CONFIG}); drop --resume to start one")
-    summary = run(config, out, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
-    print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['epochs']} epochs "
-          f"({summary['train_seconds']:.0f} s training) -> {summary['run_dir']}")
+    try:
+        result = api.train(config, out if out is not None else rundir.default_out(config),
+                           resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        distributed.shutdown()
+    if not distributed.is_main_process():
+        return 0
+    summary = result.summary
+    print(f"test accuracy {result.test_accuracy:.4f} after {summary['epochs']} epochs "
+          f"({summary['train_seconds']:.0f} s training) -> {result.path}")
     for warning in summary.get("warnings", []):
         print(f"spikelocal: warning: {warning}", file=sys.stderr)
     if args.strict and summary.get("warnings"):

@@ -136,6 +136,7 @@ def test_file_has_only_what_nir_104_reads(tmp_path: Path, reader: str) -> None:
     with h5py.File(tmp_path / "g.nir", "r") as f:
         meta = {k: v[()] for k, v in f["node"]["metadata"].items()}
     assert meta["reader"].decode() == reader and meta["reset"].decode() == "subtract"
+    assert ("SingleSpike" if reader == "sinabs" else "max_spikes_per_dt") in meta["load"].decode()
     if reader == "sinabs":
         assert {"Affine", "LIF", "Flatten"} <= kinds and not kinds & {"CubaLIF", "Linear"}
     else:
@@ -248,20 +249,27 @@ def _bench():
 @pytest.mark.slow
 @pytest.mark.parametrize("reader", list(READERS))
 def test_real_reader_from_nir_gives_spikelocal_counts(tmp_path: Path, reader: str) -> None:
+    """The reader's own from_nir as loaded on a network that never reaches two thresholds in a
+    step, and with the reader's one-spike-per-step setting on one that often does."""
     bench = _bench()
     python, error = bench.ensure_env(reader, log=lambda *_: None)
     if python is None:
         pytest.skip(f"{reader} cannot be installed here: {error}")
     torch.set_num_threads(1)
-    net = portable_net()
     spikes = input_spikes(12)
-    write_portable(net, tmp_path / "g.nir", reader)
     np.savez(tmp_path / "x.npz", spikes=spikes.numpy())
-    side = bench.run_reader(python, reader, tmp_path / "g.nir", tmp_path / "x.npz", tmp_path / "out.npz")
-    assert "error" not in side, side
-    assert side["versions"]["nir"] <= "1.0.4"
-    ours = spikelocal_counts(net, spikes)
-    assert all(a.sum() > 0 for a in ours)
-    assert side["multi_spike_steps"] == [0, 0, 0]
-    for a, b in zip(ours, side["counts"]):
-        np.testing.assert_array_equal(a, b)
+    for name, net, single in (("mild", portable_net(), False),
+                              ("strong", portable_net(gains=(20.0, 60.0, 100.0)), True)):
+        write_portable(net, tmp_path / f"{name}.nir", reader)
+        side = bench.run_reader(python, reader, tmp_path / f"{name}.nir", tmp_path / "x.npz",
+                                tmp_path / f"{name}.npz", single)
+        assert "error" not in side, side
+        assert tuple(int(p) for p in side["versions"]["nir"].split(".")[:3]) <= (1, 0, 4)
+        ours = spikelocal_counts(net, spikes)
+        assert all(a.sum() > 0 for a in ours)
+        assert side["multi_spike_steps"] == [0, 0, 0]
+        for a, b in zip(ours, side["counts"]):
+            np.testing.assert_array_equal(a, b)
+    as_loaded = bench.run_reader(python, reader, tmp_path / "strong.nir", tmp_path / "x.npz",
+                                 tmp_path / "as_loaded.npz", False)
+    assert sum(as_loaded["multi_spike_steps"]) > 0  # what the setting is for

@@ -34,7 +34,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..config import LayerConfig, NetworkConfig, NeuronConfig
+from ..config import LayerConfig, NetworkConfig, NeuronConfig, input_spec
 from ..errors import ExportError
 from ..core.network import Network
 from .nir_export import graph_metadata
@@ -281,7 +281,7 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
     imported = read_nir(path, dt, config.seed)
     net_cfg = imported.cfg.model_copy(update={"readout": config.network.readout})
     config = config.model_copy(update={"network": net_cfg})
-    shape, classes = rundir.input_spec(config)
+    shape, classes = input_spec(config.data)
     if math.prod(shape) != math.prod(imported.input_shape) or classes != imported.num_classes:
         raise ExportError(f"{path}: the graph takes {list(imported.input_shape)} inputs and has "
                           f"{imported.num_classes} outputs; the data has {list(shape)} and {classes} classes")
@@ -294,6 +294,7 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
             if mine.bias is not None and theirs.bias is not None:
                 mine.bias.copy_(theirs.bias)
     rundir.prepare_new(out, config)
+    rundir.write_data_spec(out, data.input_shape, len(data.classes))
     save_checkpoint(out / rundir.CHECKPOINT, *trainer.state())
     rundir.append_log(out, f"network imported from NIR graph {path}")
     if not train:

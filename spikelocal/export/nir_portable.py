@@ -28,8 +28,10 @@ decay), spikes ``floor(v / theta)``, reset by subtraction. Written: ``Linear(W /
 with ``a = alpha`` (tau_syn as trained), or, without a synaptic filter (alpha = 0), a = 2**-30,
 so that ``i = W s[t] + 2**-30 W s[t-1] + ...`` equals ``W s[t]`` to float32 precision.
 
-Both readers emit several spikes in one step where V reaches 2 theta; spikelocal emits one.
-The export cannot change that, so the parity check reports it (``multi_spike_steps``).
+Both readers' importers build neurons that emit several spikes in one step where V reaches
+2 theta; spikelocal emits one. NIR has no field for it, so the file's ``metadata["load"]``
+names the reader's own one-line setting (Sinabs ``SingleSpike``, Rockpool
+``max_spikes_per_dt = 1``); ``bench/nir_readers.py`` measures both ways.
 """
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ class Reader:
     input: str
     dt: str
     spikes: str
+    single: str                         # the reader's own setting for one spike per step
     build: Callable[[Network, float], object]
 
 
@@ -183,12 +186,12 @@ READERS: dict[str, Reader] = {
         "sinabs", "sinabs.from_nir(graph, batch_size=B)", "<=1.0.4",
         decay="exponential, exp(-1/tau) with tau in steps", input="unscaled, straight into v (norm_input=False)",
         dt="none: one step is one time unit", spikes="MultiSpike floor(v/theta), reset by subtraction",
-        build=sinabs_graph),
+        single="spike_fn = sinabs.activation.SingleSpike on every sinabs.layers.LIF", build=sinabs_graph),
     "rockpool": Reader(
         "rockpool", "rockpool.nn.modules.torch.nir.from_nir(graph)", "<=1.0.4",
         decay="exponential, exp(-dt/tau)", input="into the synaptic state before its decay: i = a (i + x)",
         dt="min(tau_mem / (1 + r))", spikes="floor(v/theta) (max_spikes_per_dt 2**16), reset by subtraction",
-        build=rockpool_graph),
+        single="max_spikes_per_dt = torch.tensor(1.0) on every LIFTorch", build=rockpool_graph),
 }
 
 
@@ -198,6 +201,7 @@ def _metadata(reader: str, graph_dt: float, dt: float, unit: str) -> dict:
             "reset": "subtract", "source": f"spikelocal {__version__}"}
     if r is not None:
         meta["discretisation"] = f"{r.decay}; input {r.input}; dt {r.dt}"
+        meta["load"] = f"{r.importer}; then, for spikelocal's one spike per step, {r.single}"
     return meta
 
 
