@@ -22,6 +22,7 @@ from typing import Any, Iterable, Optional, Union
 from . import rundir
 from .config import ExperimentConfig, load_experiment
 from .core.network import Network
+from .devices import resolve_device
 from .errors import RunDirError
 from .trainer import run as run_experiment
 
@@ -51,17 +52,22 @@ def load_config(path: PathLike, overrides: Iterable[str] = ()) -> ExperimentConf
 
 
 def train(config: Union[ExperimentConfig, PathLike], out: Optional[PathLike] = None, *,
-          overrides: Iterable[str] = (), resume: bool = False, progress: bool = False) -> Run:
+          overrides: Iterable[str] = (), resume: bool = False, progress: bool = False,
+          device: Optional[str] = None) -> Run:
     """Train an experiment (a config, or the path of an experiment file) and return the Run.
 
     ``out`` is the run directory to write (never an existing run unless ``resume``); with
     ``out=None`` the run is written to a temporary directory that is removed afterwards, so
-    the numbers are those of a normal run and nothing is left behind.
+    the numbers are those of a normal run and nothing is left behind. ``device`` (``auto``,
+    ``cpu``, ``cuda``, ``cuda:N``) replaces the config's ``training.device``.
     """
     if not isinstance(config, ExperimentConfig):
-        config = load_config(config, overrides)
+        config = load_config(config, [*overrides, *([f"training.device={device}"] if device else [])])
     elif overrides:
         raise ValueError("overrides apply to an experiment file; edit the config object instead")
+    elif device is not None:
+        resolve_device(device)   # a bad name: one-line ConfigError, as from a file
+        config = config.model_copy(update={"training": config.training.model_copy(update={"device": device})})
     if out is not None:
         run_experiment(config, Path(out), resume=resume, progress=progress)
         return load_run(out)
@@ -74,10 +80,14 @@ def train(config: Union[ExperimentConfig, PathLike], out: Optional[PathLike] = N
     return result
 
 
-def load_run(path: PathLike) -> Run:
-    """The :class:`Run` of a run directory (its config, final network, metrics, summary)."""
+def load_run(path: PathLike, device: Optional[str] = None) -> Run:
+    """The :class:`Run` of a run directory (its config, final network, metrics, summary).
+
+    The network is on the CPU, or on ``device`` (a run trained on a GPU loads anywhere)."""
     path = Path(path)
     config, network = rundir.load_network(path)
+    if device is not None:
+        network.to(resolve_device(device, "device"))
     summary: dict[str, Any] = {}
     if (path / rundir.SUMMARY).exists():
         try:

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .config import input_spec
 from .errors import ConfigError
 
 FLOAT = 4
@@ -104,9 +105,7 @@ def check_seed(seed: object, key: str = "seed") -> int:
 def layer_neurons(config) -> tuple[int, list[int], int]:
     """Inputs per step, neurons per layer and weight count of a config's network, from shapes
     alone (nothing is built)."""
-    from .rundir import input_spec
-
-    shape, classes = input_spec(config)
+    shape, classes = input_spec(config.data)
     inputs = 1
     for d in shape:
         inputs *= int(d)

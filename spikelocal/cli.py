@@ -7,6 +7,7 @@ exception is a bug of ours: one line and status 1, the traceback only with ``--d
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import traceback
 from pathlib import Path
@@ -34,6 +35,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set training.lr=1e-3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (sets training.device)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when training went wrong (chance level, loss blew up)")
@@ -41,18 +43,29 @@ def _run_args(p: argparse.ArgumentParser) -> None:
 
 @command("run", _run_args)
 def _run(args: argparse.Namespace) -> int:
-    """Train one experiment (YAML) into a run directory; --resume continues a killed run."""
+    """Train one experiment (YAML) into a run directory; --resume continues a killed run.
+
+    Example: spikelocal run experiments/quickstart.yaml --set training.epochs=1 --out runs/q1
+    """
     from . import rundir
     from .config import load_experiment
     from .trainer import run
 
-    config = load_experiment(args.experiment, args.overrides)
+    from . import distributed
+
+    device = [f"training.device={args.device}"] if args.device else []
+    config = load_experiment(args.experiment, [*args.overrides, *device])
     out = args.out
     if args.resume and out is None:
         out = Path("runs") / (config.name or "run")
     if args.resume and not (out / rundir.CONFIG).exists():
         raise SpikelocalError(f"{out}: no run to resume (no {rundir.CONFIG}); drop --resume to start one")
-    summary = run(config, out, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    try:
+        summary = run(config, out, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        distributed.shutdown()
+    if not distributed.is_main_process():
+        return 0
     print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['epochs']} epochs "
           f"({summary['train_seconds']:.0f} s training) -> {summary['run_dir']}")
     for warning in summary.get("warnings", []):
@@ -61,6 +74,11 @@ def _run(args: argparse.Namespace) -> int:
         raise RunFailed(f"--strict: {summary['warnings'][0]}")
     return 0
 
+
+MAIN_HELP = """Train rate and spiking networks with three-factor local rules, and analyse, convert,
+export and sweep them. 'spikelocal COMMAND --help' says what a command does, with an example.
+
+Example: spikelocal run experiments/quickstart.yaml"""
 
 #: modules that register further sub-commands with @command (one line per feature)
 COMMAND_MODULES: tuple[str, ...] = (
@@ -79,12 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
 
-    parser = argparse.ArgumentParser(prog="spikelocal", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="spikelocal", description=MAIN_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"spikelocal {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (setup, fn) in COMMANDS.items():
-        p = sub.add_parser(name, help=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None)
+        doc = inspect.cleandoc(fn.__doc__ or "")
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc or None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         setup(p)
         p.set_defaults(func=fn)
     return parser

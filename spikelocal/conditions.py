@@ -101,22 +101,22 @@ def gaussian_pixels(x: Tensor, sigma: float, gen: torch.Generator) -> Tensor:
     """Pixels in [0, 1] plus N(0, sigma^2) noise, clipped back to [0, 1]."""
     if not sigma:
         return x
-    return (x + sigma * torch.randn(x.shape, generator=gen)).clamp_(0.0, 1.0)
+    return (x + sigma * torch.randn(x.shape, generator=gen).to(x.device)).clamp_(0.0, 1.0)
 
 
 def spike_noise(spikes: Tensor, noise: NoiseConfig, gen: torch.Generator) -> Tensor:
     """Deletion, jitter and insertion on a whole spike train ``[T, B, ...]`` (0/1 values)."""
     s = spikes
     if noise.spike_deletion:
-        s = s * (torch.rand(s.shape, generator=gen) >= noise.spike_deletion)
+        s = s * (torch.rand(s.shape, generator=gen).to(s.device) >= noise.spike_deletion)
     if noise.jitter:
         idx = s.nonzero(as_tuple=True)
-        shift = torch.randint(-noise.jitter, noise.jitter + 1, (idx[0].numel(),), generator=gen)
+        shift = torch.randint(-noise.jitter, noise.jitter + 1, (idx[0].numel(),), generator=gen).to(s.device)
         moved = torch.zeros_like(s)
         moved[((idx[0] + shift).clamp_(0, s.shape[0] - 1), *idx[1:])] = 1.0
         s = moved
     if noise.spike_insertion:
-        s = torch.maximum(s, (torch.rand(s.shape, generator=gen) < noise.spike_insertion).to(s.dtype))
+        s = torch.maximum(s, (torch.rand(s.shape, generator=gen).to(s.device) < noise.spike_insertion).to(s.dtype))
     return s
 
 

@@ -7,6 +7,7 @@ Layout::
       status.json                  {"state": running|finished|failed, "epoch", "version", ...}
       metrics.csv                  one row per finished epoch
       summary.json                 final figures (written when the run finishes)
+      data.json                    {"input_shape", "classes"}: what the dataset had at run start
       checkpoints/last.safetensors network, optimiser, rule and trainer state (atomic)
       log.txt                      one line per epoch, and the error if the run failed
 
@@ -23,7 +24,8 @@ from typing import Any
 
 from . import __version__
 from .checkpoint import check_shapes, load_checkpoint
-from .config import ExperimentConfig, load_resolved
+from .config import ExperimentConfig, input_spec, load_resolved
+from .core.network import Network
 from .errors import ConfigError, RunDirError
 from .outputs import append_line, atomic_write_text
 
@@ -31,6 +33,7 @@ CONFIG = "config.yaml"
 STATUS = "status.json"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
+DATA = "data.json"
 CHECKPOINT = "checkpoints/last.safetensors"
 LOG = "log.txt"
 
@@ -152,14 +155,12 @@ def open_run(path: str | os.PathLike[str], require_finished: bool = False) -> Ex
     return load_resolved(path / CONFIG)
 
 
-def load_network(path: str | os.PathLike[str]):
+def load_network(path: str | os.PathLike[str]) -> tuple[ExperimentConfig, Network]:
     """Rebuild a run's trained network from its directory alone: (config, network)."""
-    from .core.network import Network
-
     path = Path(path)
     config = open_run(path)
     tensors, _ = load_checkpoint(path / CHECKPOINT)
-    shape, classes = input_spec(config)
+    shape, classes = read_data_spec(path, config)
     net = Network.from_config(config.network, shape, classes, config.seed)
     state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
     check_shapes(path / CHECKPOINT, net.state_dict(), state, "network")
@@ -167,16 +168,23 @@ def load_network(path: str | os.PathLike[str]):
     return config, net
 
 
-def input_spec(config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
-    """Input shape and number of classes of a run's dataset, without loading the data."""
-    if config.data.dataset == "synthetic":
-        return tuple(config.data.synthetic.shape), config.data.synthetic.classes
-    if config.data.dataset in ("nmnist", "dvsgesture", "shd"):
-        from .data.events import event_input_spec
+def write_data_spec(path: Path, input_shape: tuple[int, ...], classes: int) -> None:
+    """Record the input shape and class count the run's dataset had, so that later stages
+    rebuild the network from the run directory without loading (or guessing) the data."""
+    spec = {"input_shape": list(input_shape), "classes": classes}
+    atomic_write_text(path / DATA, json.dumps(spec, indent=2) + "\n")
 
-        return event_input_spec(config.data)
-    if config.data.dataset in ("cue_accumulation", "delayed_recall", "randman"):
-        from .data.tasks import task_input_spec
 
-        return task_input_spec(config.data)
-    return (1, 28, 28), 10
+def read_data_spec(path: Path, config: ExperimentConfig) -> tuple[tuple[int, ...], int]:
+    """(input shape, classes) of a run: from ``data.json``; for run directories written before
+    it existed, from the config's dataset (:func:`spikelocal.config.input_spec`)."""
+    try:
+        spec = json.loads((path / DATA).read_text())
+    except FileNotFoundError:
+        return input_spec(config.data)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{path / DATA}: unreadable ({exc})") from None
+    try:
+        return tuple(int(s) for s in spec["input_shape"]), int(spec["classes"])
+    except (KeyError, TypeError, ValueError):
+        raise RunDirError(f"{path / DATA}: expected {{\"input_shape\": [...], \"classes\": N}}") from None

@@ -19,16 +19,17 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from . import budget, rundir
+from . import budget, distributed, rundir
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
 from .data import ENCODERS, Dataset, EventFrames, decision_start, load_dataset, to_unit
+from .devices import compute_dtype, resolve_device
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
 from .health import training_warnings
 from .registry import Registry
 from .rules import RULES
-from .rules.base import Rule
+from .rules.base import BatchResult, Rule, zero_grads
 
 _TEST_SEED_OFFSET = 1_000_003
 
@@ -77,10 +78,16 @@ def batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
     return torch.Generator().manual_seed(((seed * 7919 + epoch) * 104729 + batch) % (2**63))
 
 
-def encode(config: ExperimentConfig, x_uint8: Tensor | EventFrames, gen: torch.Generator) -> Iterator[Tensor]:
+def encode(config: ExperimentConfig, x_uint8: Tensor | EventFrames, gen: torch.Generator,
+           device: Optional[torch.device] = None) -> Iterator[Tensor]:
+    """Chunks of the encoded batch, on the device of ``x_uint8`` (images are encoded where
+    they are); recorded event frames are binned on the host and sent to ``device``."""
     data = config.data
     if isinstance(x_uint8, EventFrames):  # recorded spike trains: already binned into data.steps frames
-        return x_uint8.chunks(config.training.time_chunk, data.events.binarize)
+        chunks = x_uint8.chunks(config.training.time_chunk, data.events.binarize)
+        if device is None or device.type == "cpu":
+            return chunks
+        return (c.to(device, non_blocking=True) for c in chunks)
     return ENCODERS.get(data.encoding)(to_unit(x_uint8), data.steps,
                                        config.training.time_chunk, data.gain, gen)
 
@@ -109,20 +116,28 @@ class Evaluation:
 
 
 def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Evaluation:
-    """Accuracy of every layer's readout and mean activity on (x, y); same encoding every call."""
+    """Accuracy of every layer's readout and mean activity on (x, y); same encoding every call.
+
+    Runs on the network's device. Under torchrun every process evaluates the whole set on its
+    own (no collective operation, so a hook may call this on rank 0 alone)."""
     bs = config.training.eval_batch_size
-    correct = torch.zeros(len(net.layers))
-    spikes = torch.zeros(len(net.layers))
+    device = net.layers[0].weight.device
+    correct = torch.zeros(len(net.layers), device=device)
+    spikes = torch.zeros(len(net.layers), dtype=torch.float64, device=device)
     steps = config.data.steps
     for i, start in enumerate(range(0, len(x), bs)):
         gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, i)
-        result = simulate(net, encode(config, x[start:start + bs], gen), decision_start(config.data))
-        target = y[start:start + bs]
+        batch = x[start:start + bs]
+        if isinstance(batch, Tensor):
+            batch = batch.to(device, non_blocking=True)
+        result = simulate(net, encode(config, batch, gen, device), decision_start(config.data))
+        target = y[start:start + bs].to(device, non_blocking=True)
         for l, logits in enumerate(result.logits):
             correct[l] += (logits.argmax(1) == target).sum()
             spikes[l] += result.spike_counts[l].sum()
-    neurons = torch.tensor([layer.num_neurons for layer in net.layers], dtype=torch.float32)
-    return Evaluation((correct / len(x)).tolist(), (spikes / (len(x) * steps * neurons)).tolist())
+    neurons = torch.tensor([layer.num_neurons for layer in net.layers], dtype=torch.float64, device=device)
+    rate = (spikes / (len(x) * steps * neurons)).float()
+    return Evaluation((correct / len(x)).tolist(), rate.tolist())
 
 
 class Trainer:
@@ -132,9 +147,17 @@ class Trainer:
         self.config = config
         self.data = data
         torch.manual_seed(config.seed)
+        self.device = resolve_device(config.training.device)
+        # weights are drawn on the CPU (same seed, same weights on every device), then moved
         self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
-        rule_cls = RULES.get(config.rule["name"])
-        self.rule: Rule = rule_cls(self.net, rule_cls.Options.model_validate(config.rule), config.seed)
+        self.net.to(self.device).set_precision(compute_dtype(config.training.precision))
+        if self.device.type != "cpu" and isinstance(data.train_x, Tensor):
+            # the images (uint8) live on the device too: a batch is gathered and encoded there
+            data = Dataset(data.train_x.to(self.device), data.train_y.to(self.device),
+                           data.test_x.to(self.device) if isinstance(data.test_x, Tensor) else data.test_x,
+                           data.test_y.to(self.device), data.classes)
+            self.data = data
+        self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
         self.rule.score_from = decision_start(config.data)
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
@@ -170,30 +193,50 @@ class Trainer:
         active = self.rule.active_layers(self.epoch, epochs)
         n, bs = len(data.train_x), cfg.training.batch_size
         order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 65537 + self.epoch))
+        if isinstance(data.train_x, Tensor):
+            order = order.to(data.train_x.device)
         layers = len(net.layers)
-        correct = torch.zeros(layers)
-        loss_sum = torch.zeros(layers, dtype=torch.float64)
+        device = self.device
+        correct = torch.zeros(layers, device=device)
+        loss_sum = torch.zeros(layers, dtype=torch.float64, device=device)
+        params = [p for p in net.parameters() if p.requires_grad]
         batches = range(0, n, bs)
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{epochs}", disable=not progress,
                    leave=False, unit="batch")
         for i, start in enumerate(bar):
             idx = order[start:start + bs]
-            y = data.train_y[idx]
-            result = self.rule.compute_updates(encode(cfg, data.train_x[idx], batch_generator(cfg.seed, self.epoch, i)),
-                                               y, active)
-            if not all(math.isfinite(v) for v in result.losses):
-                bad = next(l for l, v in enumerate(result.losses) if not math.isfinite(v))
+            # every process encodes the whole global batch (the same spikes as one process)
+            # and keeps its slice of it (see spikelocal.distributed)
+            part = distributed.shard(len(idx))
+            chunks = encode(cfg, data.train_x[idx], batch_generator(cfg.seed, self.epoch, i), device)
+            y = data.train_y[idx].to(device)
+            if distributed.active():
+                chunks, y = distributed.shard_chunks(chunks, part), y[part]
+            if len(y):
+                result: Optional[BatchResult] = self.rule.compute_updates(chunks, y, active)
+                losses = result.losses
+            else:  # a last global batch smaller than the world: no samples for this process
+                zero_grads(net)
+                result, losses = None, [0.0] * layers
+            if distributed.active():
+                reduced = distributed.average_grads(params, len(y), len(idx),
+                                                    torch.tensor(losses, dtype=torch.float64, device=device))
+                losses = reduced.tolist()
+            if not all(math.isfinite(v) for v in losses):
+                bad = next(l for l, v in enumerate(losses) if not math.isfinite(v))
                 raise RunFailed(f"epoch {self.epoch + 1}, batch {i + 1}: the local loss of layer {bad + 1} "
-                                f"is {result.losses[bad]}; lower training.lr")
+                                f"is {losses[bad]}; lower training.lr")
             self.optimizer.step()
             for hook in self.hooks:
                 hook.on_step_end(self)
-            for l in range(layers):
+            for l in range(layers if result is not None else 0):
                 correct[l] += (result.logits[l].argmax(1) == y).sum()
                 loss_sum[l] += result.losses[l] * len(y)
-            if progress and i % 20 == 0:
+            if progress and result is not None and i % 20 == 0:
                 bar.set_postfix(loss=f"{result.losses[-1]:.3f}", acc=f"{float(correct[-1]) / (start + len(y)):.3f}")
         self.scheduler.step()
+        distributed.sum_(correct)
+        distributed.sum_(loss_sum)
         return {"acc": (correct / n).tolist(), "loss": (loss_sum / n).tolist()}
 
     def epoch_row(self, train: dict[str, Any], test: Evaluation, seconds: float) -> dict[str, Any]:
@@ -211,6 +254,12 @@ class Trainer:
         return row
 
 
+def _without_device(config: dict[str, Any]) -> dict[str, Any]:
+    """A config's dict without ``training.device``: a run may resume on another device."""
+    training = {k: v for k, v in config.get("training", {}).items() if k != "device"}
+    return {**config, "training": training}
+
+
 def check_state(path: Path, trainer: Trainer, tensors: dict[str, Tensor]) -> None:
     """A checkpoint whose network or rule tensors do not fit the config: one line naming them."""
     net = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
@@ -223,6 +272,8 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         progress: bool = True) -> dict[str, Any]:
     """Train ``config`` into ``out_dir`` (a new run, or ``resume`` an interrupted one)."""
     out = Path(out_dir) if out_dir is not None else rundir.default_out(config)
+    distributed.init(resolve_device(config.training.device))
+    main = distributed.is_main()   # only rank 0 writes the run directory
     budget.check_seed(config.seed)
     budget.check_memory(budget.workload(config, budget.dataset_samples(config)))
     threads = budget.capped_threads(config.training.threads)
@@ -231,7 +282,7 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
     torch.use_deterministic_algorithms(True, warn_only=True)
     if resume:
         stored = rundir.open_run(out)
-        if stored.to_dict() != config.to_dict():
+        if _without_device(stored.to_dict()) != _without_device(config.to_dict()):
             raise RunDirError(f"{out}: holds a run of a different configuration; resume it with the same "
                               "experiment and --set values, or choose another --out")
         epoch = rundir.read_status(out).get("epoch", 0)
@@ -245,10 +296,14 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         tensors, meta = load_checkpoint(out / rundir.CHECKPOINT)
         check_state(out / rundir.CHECKPOINT, trainer, tensors)
         trainer.load_state(tensors, meta)
-    elif not resume:
+    elif not resume and main:
         rundir.prepare_new(out, config)
-    if threads is not None and threads != config.training.threads:
+        rundir.write_data_spec(out, data.input_shape, len(data.classes))
+    if main and threads is not None and threads != config.training.threads:
         rundir.append_log(out, f"training.threads {config.training.threads} capped at the {threads} cores available")
+    if main and (trainer.device.type != "cpu" or distributed.world() > 1):
+        rundir.append_log(out, f"device {trainer.device}, precision {config.training.precision}, "
+                               f"{distributed.world()} process(es)")
     progress = progress and config.training.progress
     try:
         while trainer.epoch < config.training.epochs:
@@ -258,13 +313,15 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
             params_ok = all(torch.isfinite(p).all() for p in trainer.net.parameters())
             if not params_ok:
                 raise RunFailed(f"epoch {trainer.epoch + 1}: weights became NaN or infinite; lower training.lr")
-            test = evaluate(trainer.net, config, data.test_x, data.test_y)
+            test = evaluate(trainer.net, config, trainer.data.test_x, trainer.data.test_y)
             row = trainer.epoch_row(train, test, time.perf_counter() - t0)
             trainer.epoch += 1
             row["epoch"] = trainer.epoch
-            for hook in trainer.hooks:
+            for hook in trainer.hooks if main else ():
                 hook.on_epoch_end(trainer, row, out)
             trainer.rows.append(row)
+            if not main:
+                continue
             save_checkpoint(out / rundir.CHECKPOINT, *trainer.state())
             rundir.write_metrics(out, trainer.rows)
             rundir.write_status(out, "running", trainer.epoch)
@@ -275,12 +332,13 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
             if progress:
                 tqdm.write(line)
     except RunFailed as exc:
-        rundir.append_log(out, f"failed: {exc}")
-        rundir.write_status(out, "failed", trainer.epoch, error=str(exc))
+        if main:
+            rundir.append_log(out, f"failed: {exc}")
+            rundir.write_status(out, "failed", trainer.epoch, error=str(exc))
         raise
     last = trainer.rows[-1]
     summary = {
-        "name": config.name, "rule": config.rule["name"], "dataset": config.data.dataset,
+        "name": config.name, "rule": config.rule.name, "dataset": config.data.dataset,
         "test_accuracy": last["test_acc"], "train_accuracy": last["train_acc"],
         "layer_test_accuracy": [last[f"layer{l + 1}_test_acc"] for l in range(len(trainer.net.layers))],
         "layer_rate": [last[f"layer{l + 1}_rate"] for l in range(len(trainer.net.layers))],
@@ -288,9 +346,15 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         "epochs": trainer.epoch, "train_seconds": trainer.train_seconds,
         "train_samples": len(data.train_x), "test_samples": len(data.test_x),
         "threads": torch.get_num_threads(),
+        "device": str(trainer.device), "precision": config.training.precision,
+        "world_size": distributed.world(),
     }
+    summary["run_dir"] = str(out)
+    if not main:
+        return summary
     for hook in trainer.hooks:
         hook.on_run_end(trainer, summary, out)
+    summary.pop("run_dir")
     summary["warnings"] = training_warnings(trainer.rows, len(data.classes), len(data.test_x))
     for warning in summary["warnings"]:
         rundir.append_log(out, f"warning: {warning}")

@@ -32,7 +32,7 @@ def test_angles_logged_for_every_layer(tmp_path, rule):
     torch.set_num_threads(1)
     options = {"name": rule}
     if rule == "local" and "window" in RULES.get("local").Options.model_fields:
-        options["window"] = "step"  # the output layer's loss at every step, as bp's ("chunk" reads chunk means)
+        options["window"] = "step"  # the output layer's loss at every step, as bp's
     cfg = tiny_config(rule=options, training__epochs=2, diagnostics={"alignment": True, "batch_size": 64})
     run(cfg, tmp_path / "r", progress=False)
     rows = _rows(tmp_path / "r")

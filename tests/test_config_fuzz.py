@@ -85,7 +85,7 @@ def check_one(tmp_path: Path, content) -> None:
     assert elapsed < TIME_BOUND
 
 
-@settings(max_examples=1500, deadline=TIME_BOUND * 1000, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=1500, deadline=TIME_BOUND * 1000, database=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                               HealthCheck.too_slow])
 @given(content=documents)
 def test_any_file_is_a_config_or_one_line_error(tmp_path, content):
@@ -97,7 +97,7 @@ override_keys = st.one_of(st.sampled_from([".".join(map(str, p)) for p in PATHS]
 override_values = st.one_of(st.text(max_size=15), values.map(lambda v: yaml.safe_dump(v, default_flow_style=True).strip()))
 
 
-@settings(max_examples=500, deadline=TIME_BOUND * 1000, database=None,
+@settings(max_examples=500, deadline=TIME_BOUND * 1000, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(sets=st.lists(st.tuples(override_keys, override_values).map("=".join), max_size=3))
 def test_any_set_override_is_a_config_or_one_line_error(tmp_path, sets):

@@ -68,3 +68,19 @@ def test_direct_repeats_the_value_every_step():
     x = torch.rand(3, 4)
     out = _encode("direct", x, 6, 4)
     assert out.shape == (6, 3, 4) and torch.equal(out[5], x)
+
+
+def test_rate_on_device_path_draws_bernoulli_with_the_same_seed_same_spikes() -> None:
+    """The device encoder (run here on CPU tensors): rates match p, p = 0 and 1 are exact,
+    the same seed gives the same spikes and the chunking gives the shape asked for."""
+    from spikelocal.data.encoders import rate_on_device
+
+    x = torch.tensor([0.0, 0.25, 0.5, 1.0]).repeat(500, 1)
+    a = torch.cat(list(rate_on_device(x, 40, 16, 1.0, seed=7)))
+    b = torch.cat(list(rate_on_device(x, 40, 16, 1.0, seed=7)))
+    c = torch.cat(list(rate_on_device(x, 40, 16, 1.0, seed=8)))
+    assert a.shape == (40, 500, 4) and a.dtype == torch.float32
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    rates = a.mean(dim=(0, 1))
+    assert rates[0] == 0 and rates[3] == 1
+    assert abs(rates[1] - 0.25) < 0.01 and abs(rates[2] - 0.5) < 0.01

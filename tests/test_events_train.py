@@ -11,7 +11,8 @@ import torch
 from spikelocal.config import load_experiment, resolve_experiment
 from spikelocal.data import load_dataset
 from spikelocal.data.event_writers import synthetic_nmnist, write_dvsgesture_file, write_shd_file
-from spikelocal.rundir import input_spec, load_network
+from spikelocal.config import input_spec
+from spikelocal.rundir import load_network
 from spikelocal.trainer import Trainer, encode, run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_load_train_a_step_and_rebuild(tmp_path: Path, dataset: str) -> None:
      "dvsgesture": write_dvs, "shd": write_shd}[dataset](tmp_path)
     config = resolve_experiment(experiment(tmp_path, dataset), "x.yaml", {}, REPO)
     _, _, shape, classes = CASES[dataset]
-    assert input_spec(config) == (shape, classes)
+    assert input_spec(config.data) == (shape, classes)
     data = load_dataset(config.data, config.seed)
     assert data.input_shape == shape and len(data.classes) == classes
 
@@ -93,7 +94,7 @@ def test_train_fraction_applies_to_event_sets(tmp_path: Path) -> None:
                                                 ("shd_mlp_local", 100, (700,))])
 def test_example_experiments_validate(name: str, steps: int, shape: tuple[int, ...]) -> None:
     config = load_experiment(REPO / "experiments" / f"{name}.yaml")
-    assert config.data.steps == steps and input_spec(config)[0] == shape
+    assert config.data.steps == steps and input_spec(config.data)[0] == shape
 
 
 def test_synthetic_nmnist_is_learned(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def test_time_chunk_does_not_change_training(tmp_path):
     from spikelocal.trainer import run
 
     torch.set_num_threads(1)
-    # window "step": the per-step loss does not depend on the chunking ("chunk" reads chunk means)
+    # window "step": the per-step loss does not depend on the chunking
     a = run(tiny_config(training__time_chunk=8, training__epochs=1, rule__window="step"), tmp_path / "a", progress=False)
     b = run(tiny_config(training__time_chunk=3, training__epochs=1, rule__window="step"), tmp_path / "b", progress=False)
     assert a["test_accuracy"] == b["test_accuracy"]

@@ -210,7 +210,7 @@ def test_cli_rejects_unknown_rule_with_status_2(tmp_path):
 
 
 def test_rule_that_cannot_train_a_layer_type_is_a_one_line_error(monkeypatch):
-    monkeypatch.setattr(FARule, "supports", ("dense", "rate", "spiking"))
+    monkeypatch.setattr(FARule.Options, "supports", ("dense", "rate", "spiking"))
     with pytest.raises(ConfigError) as info:
         tiny_config(conv=True, rule={"name": "fa"})
     assert "cannot train network.layers.0 (conv); it trains: dense, rate, spiking" in str(info.value)

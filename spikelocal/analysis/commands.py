@@ -41,7 +41,10 @@ def _record_args(p: argparse.ArgumentParser) -> None:
 
 @command("record", _record_args)
 def _record(args: argparse.Namespace) -> int:
-    """Record spikes, membrane and current of test samples of a finished run (HDF5)."""
+    """Record spikes, membrane and current of test samples of a finished run (HDF5).
+
+    Example: spikelocal record runs/quickstart --samples 100 --variables spikes,membrane
+    """
     from .. import rundir
     from .hook import store_recording
     from .recording import VARIABLES
@@ -104,7 +107,10 @@ def _formats(text: str) -> list[str]:
 
 @command("plot", _plot_args)
 def _plot(args: argparse.Namespace) -> int:
-    """Draw a run's figures (or compare several runs) as PNG/SVG/PDF."""
+    """Draw a run's figures (or compare several runs) as PNG/SVG/PDF.
+
+    Example: spikelocal plot runs/quickstart --what raster,rates,learning --format png,svg
+    """
     from .plots import NEEDS_RECORDING, expand_names, write_comparison, write_plots
     from .rundata import check_run, load_run_data
 
@@ -154,7 +160,10 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 @command("report", _report_args)
 def _report(args: argparse.Namespace) -> int:
-    """Write one self-contained HTML page: figures, metrics, statistics, config."""
+    """Write one self-contained HTML page: figures, metrics, statistics, config.
+
+    Example: spikelocal report runs/quickstart --out quickstart.html
+    """
     from .report import write_report
     from .rundata import check_run, load_run_data
 

@@ -90,7 +90,7 @@ def render_report(data: RunData, figures: dict[str, bytes]) -> str:
     s = data.summary
     last = data.rows[-1]
     keys = [("test accuracy", last.get("test_acc")), ("best test accuracy", s.get("best_test_accuracy")),
-            ("epochs", int(last["epoch"])), ("rule", data.config.rule.get("name")),
+            ("epochs", int(last["epoch"])), ("rule", data.config.rule.name),
             ("dataset", data.config.data.dataset), ("training time (s)", s.get("train_seconds"))]
     key_html = "".join(f'<span class="key"><b>{html.escape(k)}</b>: {_fmt(v)}</span>' for k, v in keys)
     figs = []

@@ -104,6 +104,9 @@ class Layer(nn.Module):
             readout = torch.randn((num_classes, size), generator=generator) / math.sqrt(size)
             readout *= readout_cfg.scale
         self.register_buffer("readout", readout)
+        #: dtype of the synaptic products (None: the weights' own, float32); see
+        #: :func:`spikelocal.devices.compute_dtype`. Neuron state and updates stay float32.
+        self.compute_dtype: Optional[torch.dtype] = None
 
     @classmethod
     def dense(cls, in_shape: Shape | int, units: int, neuron: Optional[NeuronConfig] = None,
@@ -147,18 +150,28 @@ class Layer(nn.Module):
             state = (*(s.to(dtype) for s in state), torch.zeros((batch, *self.out_shape), device=device, dtype=dtype))
         return state
 
+    def _low(self, t: Tensor) -> Tensor:
+        """An operand in the product precision (unchanged in float32)."""
+        return t if self.compute_dtype is None else t.to(self.compute_dtype)
+
+    def _back(self, t: Tensor) -> Tensor:
+        """A product's result back in the weights' dtype (float32)."""
+        return t if self.compute_dtype is None else t.to(self.weight.dtype)
+
     def synapse(self, x: Tensor) -> Tensor:
         """Synaptic current for a batch of inputs [N, *in_shape] -> [N, *out_shape]."""
+        w = self._low(self.weight)
         if self.kind in ("dense", "recurrent"):
-            return x.reshape(x.shape[0], -1) @ self.weight.t()
-        return F.conv2d(x, self.weight, stride=self.cfg.stride, padding=self.cfg.padding)
+            return self._back(self._low(x.reshape(x.shape[0], -1)) @ w.t())
+        return self._back(F.conv2d(self._low(x), w, stride=self.cfg.stride, padding=self.cfg.padding))
 
     def weight_grad(self, pre: Tensor, delta: Tensor) -> Tensor:
         """dW = sum over the batch of delta (post) x pre (eligibility); one large product."""
+        pre, delta = self._low(pre), self._low(delta)
         if self.kind in ("dense", "recurrent"):
-            return delta.reshape(delta.shape[0], -1).t() @ pre.reshape(pre.shape[0], -1)
-        return torch.nn.grad.conv2d_weight(pre, self.weight.shape, delta,
-                                           stride=self.cfg.stride, padding=self.cfg.padding)
+            return self._back(delta.reshape(delta.shape[0], -1).t() @ pre.reshape(pre.shape[0], -1))
+        return self._back(torch.nn.grad.conv2d_weight(pre, self.weight.shape, delta,
+                                                      stride=self.cfg.stride, padding=self.cfg.padding))
 
     def bias_grad(self, delta: Tensor, bias_trace: Tensor) -> Tensor:
         """db from delta [K, B, *out_shape] and dV/db per step [K]."""
@@ -203,7 +216,7 @@ class Layer(nn.Module):
         if self.is_recurrent:
             return self._step_recurrent(self.synapse(flat).view(k, b, *self.out_shape), state,
                                         differentiable, detach_recurrent)
-        if workspace is not None and self.kind == "dense" and not differentiable:
+        if workspace is not None and self.kind == "dense" and not differentiable and self.compute_dtype is None:
             out = workspace.get("current")
             if out is None or out.shape != (k * b, self.out_shape[0]):
                 out = workspace["current"] = flat.new_empty((k * b, self.out_shape[0]))

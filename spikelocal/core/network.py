@@ -4,7 +4,7 @@ sequence, and ``simulate`` for evaluation in chunks of K steps (state carried be
 chunks, so memory does not grow with T)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
 import torch
@@ -74,6 +74,13 @@ class Network(nn.Module):
         """The gain of the default init (1 for a network built from layers)."""
         return self.cfg.weight_scale if self.cfg is not None else 1.0
 
+    def set_precision(self, dtype: Optional[torch.dtype]) -> "Network":
+        """Run every layer's synaptic products in ``dtype`` (bf16), None for float32; state,
+        traces, readouts and updates stay float32 (:mod:`spikelocal.devices`)."""
+        for layer in self.layers:
+            layer.compute_dtype = dtype
+        return self
+
     def init_states(self, batch: int) -> list[tuple[Tensor, ...]]:
         device = self.layers[0].weight.device
         return [layer.init_state(batch, device) for layer in self.layers]
@@ -85,8 +92,8 @@ class Network(nn.Module):
             raise ValueError(f"expected input [T, B, {', '.join(map(str, self.input_shape))}], "
                              f"got {list(x.shape)}")
         if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
-            want = Want(**{**want.__dict__, "differentiable": True, "reuse_buffers": False})
-        want = Want(**{**want.__dict__, "scores": True})
+            want = replace(want, differentiable=True, reuse_buffers=False)
+        want = replace(want, scores=True)
         sim = Simulator(self.layers, want)
         records = sim.run(x, sim.start(x.shape[1], x.device))
         return NetworkOutput(records[-1].scores, records)
@@ -113,8 +120,8 @@ def simulate(net: Network, chunks: Iterable[Tensor], score_from: int = 0) -> Sim
         k, b = x.shape[:2]
         if state is None:
             state = sim.start(b, x.device)
-            logits = [torch.zeros(b, net.num_classes) for _ in net.layers]
-            counts = [torch.zeros(b) for _ in net.layers]
+            logits = [torch.zeros(b, net.num_classes, device=x.device) for _ in net.layers]
+            counts = [torch.zeros(b, device=x.device) for _ in net.layers]
         first = max(0, score_from - state.steps)
         for i, rec in enumerate(sim.run(x, state)):
             logits[i] += rec.scores[first:].sum(0)

@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from .. import kernels
+from . import fused
 from ..config import NeuronConfig
 from ..registry import Registry
 
@@ -187,9 +188,16 @@ class RateNeuron(NeuronModel):
 
 
 class CubaLIF(NeuronModel):
-    """Current-based LIF with the equations of the module docstring."""
+    """Current-based LIF with the equations of the module docstring.
+
+    ``backend`` picks the step loop for non-differentiable runs: ``auto`` (numba kernels for
+    float32 CPU tensors, the ``torch.compile`` fused loop of :mod:`spikelocal.core.fused` for
+    GPU tensors, the tensor-operation reference loop otherwise), ``compiled`` (the fused loop
+    on any device) or ``reference``.
+    """
 
     spiking = True
+    backend: str = "auto"
 
     def __init__(self, cfg: NeuronConfig) -> None:
         self.cfg = cfg
@@ -221,12 +229,23 @@ class CubaLIF(NeuronModel):
         if differentiable:
             return self._run_autograd(current, state, bias)
         syn, mem = state[0].clone(), state[1].clone()
-        if kernels.usable(current, syn, mem):
+        if self.backend == "auto" and kernels.usable(current, syn, mem):
             b = None if bias is None else _expand(bias, current[0]).expand(current.shape[2:])
             spikes, membrane = kernels.lif_steps(current, syn, mem, b, self.alpha, self.beta,
                                                  self.threshold, self.hard_reset, workspace)
             return spikes, membrane, (syn, mem)
+        if self._use_fused(current):
+            b = None if bias is None else _expand(bias, current[0])
+            spikes, membrane, syn, mem = fused.lif_steps(current, syn, mem, b, self.alpha, self.beta,
+                                                         self.threshold, self.hard_reset)
+            return spikes, membrane, (syn, mem)
         return self._run_steps(current, syn, mem, bias)
+
+    def _use_fused(self, current: Tensor) -> bool:
+        if self.backend == "reference" or current.dtype != torch.float32:
+            return False
+        wanted = self.backend == "compiled" or current.device.type == "cuda"
+        return wanted and fused.available(current.device.type)
 
     def _run_steps(self, current: Tensor, syn: Tensor, mem: Tensor,
                    bias: Optional[Tensor]) -> tuple[Tensor, Tensor, State]:
@@ -286,8 +305,11 @@ class CubaLIF(NeuronModel):
     def eligibility(self, pre: Tensor, trace: State,
                     workspace: Optional[dict[str, Tensor]] = None) -> tuple[Tensor, State]:
         q, p = trace[0].clone(), trace[1].clone()
-        if kernels.usable(pre, q, p):
+        if self.backend == "auto" and kernels.usable(pre, q, p):
             return kernels.trace_steps(pre, q, p, self.alpha, self.beta, workspace), (q, p)
+        if self._use_fused(pre):
+            out, q, p = fused.trace_steps(pre, q, p, self.alpha, self.beta)
+            return out, (q, p)
         out = torch.empty_like(pre)
         for k in range(pre.shape[0]):
             q.mul_(self.alpha).add_(pre[k])

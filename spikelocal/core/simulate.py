@@ -147,7 +147,8 @@ class Simulator:
             if want.trace:
                 rec.trace, state.traces[i] = layer.neuron.eligibility(inp.detach(), state.traces[i], buffers[1])
                 if layer.bias is not None:
-                    rec.bias_trace, state.bias_traces[i] = layer.neuron.bias_eligibility(k, state.bias_traces[i])
+                    bias_trace, state.bias_traces[i] = layer.neuron.bias_eligibility(k, state.bias_traces[i])
+                    rec.bias_trace = bias_trace.to(inp.device)   # K numbers made on the host
                 if step.recurrent_input is not None:
                     rec.recurrent_trace, state.recurrent_traces[i] = layer.neuron.eligibility(
                         step.recurrent_input, state.recurrent_traces[i])

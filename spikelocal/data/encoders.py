@@ -36,8 +36,17 @@ def rate(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator) -
     compiled pass; with floats and a torch conversion the encoder took a tenth of a training
     step. The draws come from numpy's PCG64 seeded by one draw of ``gen`` per batch, so the
     spikes are fully determined by ``gen`` (same seed, same spikes; resuming stays bit-exact).
+
+    Input on another device (a GPU) is encoded there, by :func:`rate_on_device`: the same
+    probabilities and compare, with the integers drawn by a torch generator of that device
+    seeded by the same draw of ``gen``. That is another random stream: the same seed gives
+    the same spikes on the same kind of device, not the CPU's spikes.
     """
-    rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+    if x.device.type != "cpu":
+        yield from rate_on_device(x, steps, chunk, gain, seed)
+        return
+    rng = np.random.default_rng(seed)
     p = x.detach().to(torch.float32).reshape(-1).numpy() * np.float32(gain)
     thresholds = np.clip(np.rint(p * np.float32(65536.0)), 0, 65536).astype(np.int32)
     n = thresholds.shape[0]
@@ -48,12 +57,26 @@ def rate(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator) -
         yield bernoulli_u16(draws[:, :n], thresholds).view(k, *x.shape)
 
 
+def rate_on_device(x: Tensor, steps: int, chunk: int, gain: float, seed: int) -> Iterator[Tensor]:
+    """The rate encoding drawn where ``x`` lives (no host round trip per chunk): 16-bit
+    integers from a generator of ``x``'s device seeded by ``seed``, compared with
+    round(65536 p) as on the CPU. Per chunk one [K, N] draw: the stream depends on the
+    chunking (unlike the CPU stream), which is fixed in a run."""
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    p = x.detach().to(torch.float32).reshape(-1) * gain
+    thresholds = torch.clamp(torch.round(p * 65536.0), 0, 65536).to(torch.int32)
+    for _, k in _spans(steps, chunk):
+        draws = torch.randint(0, 65536, (k, thresholds.shape[0]), generator=gen, device=x.device,
+                              dtype=torch.int32)
+        yield (draws < thresholds).to(torch.float32).view(k, *x.shape)
+
+
 @ENCODERS.register("latency")
 def latency(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator) -> Iterator[Tensor]:
     t_spike = torch.round((1 - x) * (steps - 1))
     t_spike = torch.where(x > 0.1, t_spike, torch.full_like(t_spike, -1.0))
     for start, k in _spans(steps, chunk):
-        t = torch.arange(start, start + k, dtype=x.dtype).view(k, *([1] * x.dim()))
+        t = torch.arange(start, start + k, dtype=x.dtype, device=x.device).view(k, *([1] * x.dim()))
         yield (t_spike.unsqueeze(0) == t).to(torch.float32)
 
 

@@ -26,83 +26,22 @@ e.g. DVS Gesture 128 x 128 -> 32 x 32 as in DECOLLE (Kaiser et al. 2020).
 from __future__ import annotations
 
 import logging
-import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import numpy as np
 
 from ..config import DataConfig
-from ..errors import ConfigError, DataError
+from ..config.datasets import EVENT_SPECS as SPECS, frame_shape
+from ..errors import DataError
 from .event_cache import cache_key, load_cached, save_cached
 from .event_frames import EventFrames
 
 log = logging.getLogger(__name__)
 
-EVENT_DATASETS = ("nmnist", "dvsgesture", "shd")
 _CAMERA = np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)])
 _AUDIO = np.dtype([("t", np.float64), ("x", np.int64), ("p", np.int64)])
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    title: str
-    folder: str                     # tonic's folder under ROOT (its dataset class name)
-    sensor: tuple[int, int, int]    # tonic's (W, H, polarities)
-    classes: tuple[str, ...]
-    splits: dict[str, str]          # split -> sub-folder (cameras) or file (SHD)
-    layout: str                     # what to put where, for error messages
-
-
-SPECS: dict[str, EventSpec] = {
-    "nmnist": EventSpec("N-MNIST", "NMNIST", (34, 34, 2), tuple(str(i) for i in range(10)),
-                        {"train": "Train", "test": "Test"},
-                        "the extracted Train/ and Test/ folders (one sub-folder per digit of .bin files)"),
-    "dvsgesture": EventSpec(
-        "DVS Gesture", "DVSGesture", (128, 128, 2),
-        ("hand clapping", "right hand wave", "left hand wave", "right arm cw", "right arm ccw",
-         "left arm cw", "left arm ccw", "arm roll", "air drums", "air guitar", "other gestures"),
-        {"train": "ibmGestureTrain", "test": "ibmGestureTest"},
-        "tonic's extracted ibmGestureTrain/ and ibmGestureTest/ (user*/<label>.npy)"),
-    "shd": EventSpec("SHD", "SHD", (700, 1, 1), tuple(str(i) for i in range(20)),
-                     {"train": "shd_train.h5", "test": "shd_test.h5"}, "shd_train.h5 and shd_test.h5"),
-}
-
-
-# ---------------------------------------------------------------- shapes and checks -----
-def frame_shape(cfg: DataConfig) -> tuple[int, ...]:
-    """Input shape of one time step: (C, H, W) for cameras, (channels,) for SHD."""
-    spec, ev = SPECS[cfg.dataset], cfg.events
-    if cfg.dataset == "shd":
-        return (ev.size[0] if ev.size else spec.sensor[0],)
-    h, w = ev.size if ev.size else (spec.sensor[1], spec.sensor[0])
-    return (spec.sensor[2] if ev.polarity == "split" else 1, h, w)
-
-
-def event_input_spec(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
-    """(input shape, number of classes) without reading any file."""
-    return frame_shape(cfg), len(SPECS[cfg.dataset].classes)
-
-
-def check_event_config(cfg: DataConfig, source: str, spiking: bool) -> None:
-    """Config checks for event datasets: size against the sensor, steps against duration."""
-    spec, ev = SPECS[cfg.dataset], cfg.events
-    if not spiking:
-        raise ConfigError(f"{source}: data.dataset: {cfg.dataset} is a spike-train dataset; the network "
-                          "needs a spiking layer (neuron kind lif)")
-    if ev.size is not None:
-        native = [spec.sensor[0]] if cfg.dataset == "shd" else [spec.sensor[1], spec.sensor[0]]
-        if len(ev.size) != len(native) or not all(0 < s <= n for s, n in zip(ev.size, native)):
-            want = "[channels]" if cfg.dataset == "shd" else "[height, width]"
-            raise ConfigError(f"{source}: data.events.size: {ev.size} must be {want} with each entry "
-                              f"in 1..{native} (the {spec.title} sensor)")
-    if ev.max_duration_ms is not None:
-        bins = math.ceil(ev.max_duration_ms / ev.window_ms - 1e-9)
-        if bins != cfg.steps:
-            raise ConfigError(f"{source}: data.steps: {cfg.steps} bins of {ev.window_ms} ms do not cover "
-                              f"events.max_duration_ms {ev.max_duration_ms}; set steps: {bins}")
 
 
 # ---------------------------------------------------------------- files -----------------

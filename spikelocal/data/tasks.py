@@ -37,49 +37,10 @@ import math
 import numpy as np
 
 from ..config import CueAccumulationConfig, DataConfig, DelayedRecallConfig, RandmanConfig
-from ..errors import ConfigError
+from ..config.datasets import check_task_config, decision_start, task_input_spec, task_steps  # noqa: F401
 from .event_frames import EventFrames
 
 TaskData = tuple[EventFrames, np.ndarray, EventFrames, np.ndarray, list[str]]
-
-
-def task_steps(cfg: DataConfig) -> int:
-    """T of a task (Randman: data.steps)."""
-    if cfg.dataset == "cue_accumulation":
-        c = cfg.cue_accumulation
-        return c.cues * (c.cue_steps + c.gap_steps) + c.delay_steps + c.recall_steps
-    if cfg.dataset == "delayed_recall":
-        r = cfg.delayed_recall
-        return r.stimulus_steps + r.delay_steps + r.recall_steps
-    return cfg.steps
-
-
-def task_input_spec(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
-    """Input shape (one step) and number of classes of a task, without generating it."""
-    if cfg.dataset == "cue_accumulation":
-        return (4 * cfg.cue_accumulation.population,), 2
-    if cfg.dataset == "delayed_recall":
-        return (cfg.delayed_recall.channels + 5,), cfg.delayed_recall.classes
-    return (cfg.randman.units,), cfg.randman.classes
-
-
-def decision_start(cfg: DataConfig) -> int:
-    """The first step whose activity is scored (0: the whole sample)."""
-    if cfg.dataset == "cue_accumulation":
-        return task_steps(cfg) - cfg.cue_accumulation.recall_steps
-    if cfg.dataset == "delayed_recall":
-        return task_steps(cfg) - cfg.delayed_recall.recall_steps
-    return 0
-
-
-def check_task_config(cfg: DataConfig, source: str) -> None:
-    steps = task_steps(cfg)
-    if cfg.steps != steps:
-        raise ConfigError(f"{source}: data.steps: {cfg.steps}, but a {cfg.dataset} trial with these "
-                          f"options lasts {steps} steps; set data.steps: {steps}")
-    if cfg.dataset == "cue_accumulation" and cfg.cue_accumulation.cues % 2 == 0:
-        raise ConfigError(f"{source}: data.cue_accumulation.cues: {cfg.cue_accumulation.cues} allows ties; "
-                          "use an odd number")
 
 
 def _bernoulli(rng: np.random.Generator, shape: tuple[int, ...], p: float) -> np.ndarray:

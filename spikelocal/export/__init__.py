@@ -32,23 +32,27 @@ DEFAULT_NAMES = {"nir": "network.nir", "netx": "network.net", "brian2": "brian2"
 
 def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.PathLike[str]] = None,
            dt: Optional[float] = None, target: str = "loihi", weight_bits: int = 8,
-           samples: int = 0, check: int = 0, force: bool = False) -> tuple[Path, dict[str, Any]]:
+           samples: int = 20, check: int = 0, force: bool = False,
+           reader: Optional[str] = None) -> tuple[Path, dict[str, Any]]:
     """Export the trained network of ``run_dir`` as ``fmt``; returns the output path and the
     parity figures of :mod:`.parity` on ``check`` encoded test images (empty without).
 
     ``dt``: NIR graph time step (default: the network's; 1e-4 for snnTorch's importer).
-    ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only, the number of
+    ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only (default 20), the number of
     encoded test images stored as the script's default input. ``force``: replace an existing
-    output (never the run directory itself).
+    output (never the run directory itself). ``reader``: nir only, write the graph that this
+    reader's own importer runs (``sinabs``, ``rockpool``; :mod:`.nir_portable`).
     """
     from ..rundir import load_network
 
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if reader is not None and fmt != "nir":
+        raise ExportError(f"--reader {reader!r} applies to --format nir only")
     config, net = load_network(run_dir)
     from .common import require_feed_forward
 
-    require_feed_forward(net, fmt, recurrent_ok=fmt == "nir")
+    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=fmt == "nir" and reader is None)
     from ..outputs import claim_output
 
     path = Path(out) if out is not None else Path(run_dir) / "export" / DEFAULT_NAMES[fmt]
@@ -61,8 +65,12 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     test = _test_samples(config, check)[0] if check else None
     if fmt == "nir":
         from .nir_export import run_recording_to_nir, write_nir
+        from .nir_portable import write_portable
 
-        write_nir(net, path, dt)
+        if reader is None:
+            write_nir(net, path, dt)
+        else:
+            write_portable(net, path, reader, dt)
         try:  # the graph and its recording come as a pair, or not at all
             run_recording_to_nir(run_dir, net, path.with_name(path.stem + ".data.h5"))
         except BaseException:
@@ -73,7 +81,8 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
             from .nir_import import read_nir
             from .parity import agreement, check_snntorch
 
-            checks["snntorch"] = check_snntorch(net, test, path)
+            if reader is None:
+                checks["snntorch"] = check_snntorch(net, test, path)
             if not any(layer.is_recurrent for layer in net.layers):  # the importer reads chains only
                 checks["nir_reimport"] = agreement(spikelocal_counts(net, test),
                                                     spikelocal_counts(read_nir(path, dt), test))

@@ -133,10 +133,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     counts = run_counts(arrays, spikes.reshape(spikes.shape[0], spikes.shape[1], -1).astype(bool), args.target)
     for l, c in enumerate(counts, start=1):
         print(f"layer{l}: {int(c.sum())} spikes over {c.shape[0]} samples")
-    print("predicted classes:", " ".join(str(int(k)) for k in predict(counts)))
     if "sample_labels" in arrays and not args.inputs:
-        acc = float((predict(counts) == arrays["sample_labels"]).mean())
-        print(f"accuracy on the stored samples: {acc:.4f}")
+        labels = arrays["sample_labels"]
+        acc = float((predict(counts) == labels).mean())
+        print(f"accuracy on the {len(labels)} stored test samples: {acc:.4f} "
+              f"({int((predict(counts) == labels).sum())} of {len(labels)} classified as labelled)")
+    elif "sample_spikes" not in arrays and not args.inputs:
+        print("no test samples stored in this export (export with --samples N): "
+              "ran 4 random Poisson inputs, so the classes below say nothing about accuracy")
+    print("predicted classes:", " ".join(str(int(k)) for k in predict(counts)))
     return 0
 
 

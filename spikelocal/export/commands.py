@@ -15,10 +15,15 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out (never the run directory)")
     p.add_argument("--dt", type=float, help="nir: graph time step in s (default the network's; "
                    "1e-4 for snnTorch's import_from_nir)")
+    p.add_argument("--reader", choices=("sinabs", "rockpool"),
+                   help="nir: write the graph this reader's own from_nir runs (nir<=1.0.4 layout, the "
+                        "reader's discretisation; needs the reset by subtraction, see "
+                        "experiments/quickstart_portable.yaml)")
     p.add_argument("--target", default="loihi", help="netx/cores: target chip (name or YAML)")
     p.add_argument("--weight-bits", type=int, default=8, help="netx/cores: weight mantissa bits")
-    p.add_argument("--samples", type=int, default=0,
-                   help="brian2: encoded test images stored as the script's default input")
+    p.add_argument("--samples", type=int, default=20,
+                   help="brian2: encoded test images (with labels) stored as run.py's default input "
+                        "(default 20; 0: none)")
     p.add_argument("--check", type=int, default=0, metavar="N",
                    help="read the written file back with its real reader, run N encoded test images "
                         "through it and print the spike-count and class agreement with spikelocal (nir: "
@@ -28,14 +33,23 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 @command("export", _export_args)
 def _export(args: argparse.Namespace) -> int:
-    """Export a trained network to NIR, netx HDF5, Brian2 or a core file."""
+    """Export a trained network to NIR, netx HDF5, Brian2 or a core file.
+
+    Example: spikelocal export runs/quickstart --format nir --dt 1e-4 --check 100
+    """
+    import json
+    import sys
+    import warnings
+
     from . import export
 
-    import json
-
-    path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
-                          weight_bits=args.weight_bits, samples=args.samples, check=args.check,
-                          force=args.force)
+    with warnings.catch_warnings(record=True) as notes:   # a format's caveats: one line each
+        warnings.simplefilter("always")
+        path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
+                              weight_bits=args.weight_bits, samples=args.samples, check=args.check,
+                              force=args.force, reader=args.reader)
+    for note in notes:
+        print(f"spikelocal: note: {' '.join(str(note.message).split())}", file=sys.stderr)
     print(f"{args.fmt} -> {path}")
     for name, figures in checks.items():
         print(f"{name}: {json.dumps(figures)}")
@@ -54,7 +68,10 @@ def _import_args(p: argparse.ArgumentParser) -> None:
 
 @command("import-nir", _import_args)
 def _import_nir(args: argparse.Namespace) -> int:
-    """Import a NIR graph as a spikelocal network and train it with the local rule."""
+    """Import a NIR graph as a spikelocal network and train it with the experiment's rule.
+
+    Example: spikelocal import-nir snn.nir experiments/quickstart.yaml --dt 1e-4 --out runs/imported
+    """
     from ..config import load_experiment
     from .nir_import import start_run_from_nir
 

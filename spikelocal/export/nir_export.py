@@ -38,6 +38,7 @@ from .. import __version__
 from ..errors import ExportError
 from ..core.network import Network
 from .common import atomic_output, require_feed_forward, require_hard_reset, require_spiking
+from .nir_version import require_nir
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"
 
@@ -67,6 +68,7 @@ def network_to_nir(net: Network, dt: Optional[float] = None):
     """The NIR graph of ``net`` (see the module docstring); ``dt`` defaults to layer 1's."""
     import nir
 
+    require_nir()
     require_feed_forward(net, "NIR", recurrent_ok=True)
     require_spiking(net, "NIR", allowed_rate=("linear",))
     require_hard_reset(net, "NIR")

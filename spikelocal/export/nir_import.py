@@ -19,6 +19,10 @@ sum pooling with the next layer's weights divided by the window size.
 
 spikelocal keeps one tau_syn, tau_mem and threshold per layer and resets to 0: a graph with
 per-neuron time constants or thresholds, or a nonzero v_reset, is refused.
+
+A portable export (:mod:`.nir_portable`, metadata ``reader``) is written for one reader's
+discretisation; it is first rewritten in the convention above and imported with the reset by
+subtraction it was trained with.
 """
 from __future__ import annotations
 
@@ -30,9 +34,12 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..config import LayerConfig, NetworkConfig, NeuronConfig
+from ..config import LayerConfig, NetworkConfig, NeuronConfig, input_spec
 from ..errors import ExportError
 from ..core.network import Network
+from .nir_export import graph_metadata
+from .nir_portable import standard_graph
+from .nir_version import require_nir
 
 SYNAPSES = ("Linear", "Affine", "Conv2d")
 NEURONS = ("CubaLIF", "LIF")
@@ -123,6 +130,12 @@ def graph_dt(graph, dt: Optional[float]) -> float:
 
 def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
     """Build the spikelocal :class:`Network` of a NIR graph (see the module docstring)."""
+    require_nir()
+    reset = "hard"
+    meta = graph_metadata(graph)
+    if "reader" in meta:  # written for one reader's discretisation (nir_portable): undo it
+        graph, dt = standard_graph(graph, meta)
+        reset = "subtract"
     dt = graph_dt(graph, dt)
     chain = _chain(graph)
     input_shape = tuple(int(s) for s in np.asarray(chain[0][1].input_type["input"]).reshape(-1))
@@ -162,7 +175,7 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
         raise ExportError("NIR import: the graph has no Linear, Affine or Conv2d node")
     configs, tensors = [], []
     for spec in layers:
-        cfg, weight, bias = _convert_layer(spec, dt)
+        cfg, weight, bias = _convert_layer(spec, dt, reset)
         configs.append(cfg)
         tensors.append((weight, bias))
     last = layers[-1]
@@ -186,7 +199,8 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
     return net
 
 
-def _convert_layer(spec: dict[str, Any], dt: float) -> tuple[LayerConfig, np.ndarray, np.ndarray]:
+def _convert_layer(spec: dict[str, Any], dt: float, reset_kind: str = "hard"
+                   ) -> tuple[LayerConfig, np.ndarray, np.ndarray]:
     node, name = spec["node"], spec["name"]
     kind = type(node).__name__
     w = np.asarray(node.weight, dtype=np.float64) * spec["in_scale"]
@@ -240,7 +254,7 @@ def _convert_layer(spec: dict[str, Any], dt: float) -> tuple[LayerConfig, np.nda
         syn_tau = dt / 1000.0
     layer["bias"] = bool(np.any(b != 0))
     layer["neuron"] = {"kind": "lif", "dt": dt, "tau_syn": syn_tau, "tau_mem": -dt / math.log(beta),
-                       "threshold": theta, "reset": "hard"}
+                       "threshold": theta, "reset": reset_kind}
     w = w * k.reshape((-1,) + (1,) * (w.ndim - 1))
     return LayerConfig(**layer), w.astype(np.float32), b.astype(np.float32)
 
@@ -267,7 +281,7 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
     imported = read_nir(path, dt, config.seed)
     net_cfg = imported.cfg.model_copy(update={"readout": config.network.readout})
     config = config.model_copy(update={"network": net_cfg})
-    shape, classes = rundir.input_spec(config)
+    shape, classes = input_spec(config.data)
     if math.prod(shape) != math.prod(imported.input_shape) or classes != imported.num_classes:
         raise ExportError(f"{path}: the graph takes {list(imported.input_shape)} inputs and has "
                           f"{imported.num_classes} outputs; the data has {list(shape)} and {classes} classes")
@@ -280,6 +294,7 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
             if mine.bias is not None and theirs.bias is not None:
                 mine.bias.copy_(theirs.bias)
     rundir.prepare_new(out, config)
+    rundir.write_data_spec(out, data.input_shape, len(data.classes))
     save_checkpoint(out / rundir.CHECKPOINT, *trainer.state())
     rundir.append_log(out, f"network imported from NIR graph {path}")
     if not train:

@@ -25,7 +25,10 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 @command("convert", _convert_args)
 def _convert(args: argparse.Namespace) -> int:
-    """Convert a trained spiking network to a neuromorphic target's fixed point and cores."""
+    """Convert a trained spiking network to a neuromorphic target's fixed point and cores.
+
+    Example: spikelocal convert runs/quickstart --weight-bits 4 --finetune
+    """
     import torch
 
     from ..errors import ConfigError

@@ -65,6 +65,6 @@ def finetune(config: ExperimentConfig, net: Network, data: Dataset, clips: list[
     if on_grid:
         hook.project(trainer.net, "nearest")  # already on the grid; guards against float drift
     info = {"epochs": epochs, "fraction": fraction, "samples": len(keep), "lr": lr,
-            "optimizer": cfg.training.optimizer, "rule": config.rule["name"], "rounding": "stochastic",
+            "optimizer": cfg.training.optimizer, "rule": config.rule.name, "rounding": "stochastic",
             "train_accuracy": train_acc}
     return trainer.net, info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from ..config.messages import describe
 from ..core.network import Network
 from ..errors import ConfigError
 from ..registry import Registry
@@ -34,13 +35,15 @@ def build(options: "RuleOptions | dict | str", net: Network, seed: int = 0) -> R
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"rule.{key}: {err['msg']}") from None
+        takes = f"; rule {rule_cls.Options.model_fields['name'].default!r} takes: {', '.join(rule_cls.Options.model_fields)}"
+        raise ConfigError(f"rule.{key}: {describe(err, '', takes)}") from None
+    supports = rule_cls.Options.supports
     for i, layer in enumerate(net.layers):
         family = "spiking" if layer.neuron.spiking else "rate"
         for need in (layer.kind, family):
-            if need not in rule_cls.supports:
+            if need not in supports:
                 raise ConfigError(f"rule {opts.name!r} cannot train layer {i} ({need}); it trains: "
-                                  f"{', '.join(rule_cls.supports)}")
+                                  f"{', '.join(supports)}")
     return rule_cls(net, opts, seed)
 
 

@@ -20,17 +20,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Iterable, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
+from ..config.rules import RuleOptions
 from ..core.network import Network
-
-
-class RuleOptions(BaseModel):
-    """Options every rule takes; a rule subclasses this and adds its own."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
 
 
 @dataclass
@@ -45,10 +38,8 @@ class BatchResult:
 class Rule(ABC):
     """A learning rule; one instance per run."""
 
+    #: its options model (spikelocal.config.rules), which also says what it can train
     Options: ClassVar[type[RuleOptions]] = RuleOptions
-    #: layer kinds ("dense", "conv", "recurrent") and neuron families ("rate", "spiking") it
-    #: can train; "recurrent" only where the rule follows the recurrence through time
-    supports: ClassVar[tuple[str, ...]] = ("dense", "conv", "rate", "spiking")
 
     def __init__(self, net: Network, options: RuleOptions, seed: int) -> None:
         self.net = net
@@ -57,12 +48,6 @@ class Rule(ABC):
         #: the first step whose activity the loss scores (a task that answers at its end;
         #: set by the trainer from the data, see :mod:`spikelocal.rules.window_loss`)
         self.score_from = 0
-
-    @classmethod
-    def requires_bias(cls, index: int, count: int, spiking: bool) -> bool:
-        """Whether layer ``index`` of ``count`` needs a bias under this rule. The config then
-        turns an unset ``bias`` on and rejects ``bias: false`` (naming the key) at load time."""
-        return False
 
     @abstractmethod
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,

@@ -7,29 +7,29 @@ surrogate derivative as the local rule, :mod:`spikelocal.core.neurons`).
 The loss every non-local rule minimises is the OUTPUT layer's loss, exactly the loss of the
 local rule's output layer with the same ``window`` (:mod:`spikelocal.rules.local`): the
 closed-form loss of :mod:`spikelocal.losses` on ``readout_logits`` of the last layer,
-averaged over batch and time. ``window: chunk`` (the default, as for ``local``) scores the
-activity averaged over each chunk of K steps, weighted by K; ``window: step`` scores every
-time step (DECOLLE's and snnTorch's per-step loss)::
+averaged over batch and time. ``window: sample`` (the default, as for ``local``) scores the
+activity averaged over the whole sample, ``window: N`` over each window w of N steps
+(weighted by its length), ``window: step`` every time step (DECOLLE's and snnTorch's
+per-step loss); the windows never depend on ``training.time_chunk``::
 
-    chunk: L = 1/(B T) sum_{c,b} K_c loss(G_L mean_{t in c} r_L(t), y)
-    step:  L = 1/(B T) sum_{t,b} loss(G_L r_L(t), y)
+    windows: L = 1/(B T) sum_{w,b} |w| loss(G_L mean_{t in w} r_L(t), y)
+    step:    L = 1/(B T) sum_{t,b} loss(G_L r_L(t), y)
 
 For a rate network (T = 1) both are the same loss. Because the readout is linear, the error
-of the chunk loss at every step of the chunk is the chunk's error e(c), so every rule below
-sees a per-step error either way (:meth:`BatchMetrics.record`).
+of a window's loss at every step of the window is the window's error e(w), so every rule
+below sees a per-step error either way (:mod:`spikelocal.rules.window_loss`).
 
-``bp`` differentiates L with autograd through the whole sequence (``layer.step(...,
-differentiable=True)``; the graph spans all chunks, so memory grows with T, which is the
-nature of BPTT). The reset is excluded from the gradient, as in the local rule. The fixed
+``bp`` differentiates L with autograd through the whole sequence (the core's simulator with
+``Want(differentiable=True)``; the graph spans all chunks, so memory grows with T, which is
+the nature of BPTT). The reset is excluded from the gradient, as in the local rule. The fixed
 readouts of the hidden layers are not trained by this rule; their accuracies are still
 logged as probes of what each layer represents.
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal, Union
+from typing import Iterable
 
 import torch
-from pydantic import Field, PositiveInt
 from torch import Tensor
 
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
@@ -37,22 +37,10 @@ from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
-from .base import BatchResult, Rule, RuleOptions, zero_grads
+from ..config.rules import BPOptions, OutputLossOptions  # noqa: F401  (OutputLossOptions: for the other rules)
+from .base import BatchResult, Rule, zero_grads
 from .window_loss import BatchMetrics, per_step
 
-
-
-class OutputLossOptions(RuleOptions):
-    """Options of the rules that minimise the output layer's loss."""
-
-    loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    window: Union[Literal["sample", "step"], PositiveInt] = Field(
-        "sample", description="what the output loss scores: the activity averaged over the whole "
-        "sample ('sample', as the local rule), over windows of N steps, or every step")
-
-
-class BPOptions(OutputLossOptions):
-    name: Literal["bp"] = "bp"
 
 
 @RULES.register("bp")
@@ -60,7 +48,6 @@ class BPRule(Rule):
     """Exact gradient (with the surrogate) of the output loss, by autograd through time."""
 
     Options = BPOptions
-    supports = ("dense", "conv", "recurrent", "rate", "spiking")
 
     def __init__(self, net: Network, options: BPOptions, seed: int) -> None:
         super().__init__(net, options, seed)

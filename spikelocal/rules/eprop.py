@@ -32,12 +32,12 @@ the local rule.
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal, Optional
+from typing import Iterable, Optional
 
 import torch
-from pydantic import Field
 from torch import Tensor
 
+from ..config.rules import EpropOptions
 from ..core.network import Network
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import accumulate, modulate
@@ -46,17 +46,8 @@ from ..errors import ConfigError
 from ..losses import LOSSES
 from . import RULES
 from .base import BatchResult, Rule, zero_grads
-from .bp import OutputLossOptions
 from .eprop_traces import SynapseTraces, accumulate_eprop
 from .window_loss import BatchMetrics, per_step, scale_grads
-
-
-class EpropOptions(OutputLossOptions):
-    name: Literal["eprop"] = "eprop"
-    feedback: Literal["random", "symmetric", "readout"] = Field(
-        "random", description="learning signal: fixed random B, the output weights, or the "
-        "layer's own fixed readout")
-    feedback_scale: float = Field(1.0, gt=0, description="gain of the random feedback B")
 
 
 @RULES.register("eprop")
@@ -64,7 +55,6 @@ class EpropRule(Rule):
     """e-prop with the learning signals of the module docstring."""
 
     Options = EpropOptions
-    supports = ("dense", "recurrent", "rate", "spiking")
 
     def __init__(self, net: Network, options: EpropOptions, seed: int) -> None:
         super().__init__(net, options, seed)

@@ -43,16 +43,13 @@ checkpoints (``state_tensors``); sign_symmetry derives its feedback from W at ev
 from __future__ import annotations
 
 import math
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..core.layers import Layer
 from ..core.network import Network
 from . import RULES
-from .bp import OutputLossOptions
+from ..config.rules import DFAOptions, FAOptions, OutputLossOptions, SignSymmetryOptions
 from .targets import DeltaRule, Forward, synapse_adjoint
 
 _FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
@@ -61,22 +58,6 @@ _FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight s
 def init_gain(layer: Layer) -> float:
     """g of the module docstring: the factor by which :class:`Layer` scales a spiking init."""
     return layer.neuron.threshold_current if layer.neuron.spiking else 1.0
-
-
-class FeedbackOptions(OutputLossOptions):
-    feedback_scale: float = Field(1.0, gt=0, description="gain of the fixed random feedback")
-
-
-class FAOptions(FeedbackOptions):
-    name: Literal["fa"] = "fa"
-
-
-class DFAOptions(FeedbackOptions):
-    name: Literal["dfa"] = "dfa"
-
-
-class SignSymmetryOptions(OutputLossOptions):
-    name: Literal["sign_symmetry"] = "sign_symmetry"
 
 
 class FeedbackRule(DeltaRule):

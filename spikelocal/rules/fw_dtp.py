@@ -23,15 +23,12 @@ use the time-local form of :mod:`spikelocal.rules.targets` (h = the step's spike
 from __future__ import annotations
 
 import math
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..core.network import Network
 from . import RULES
-from .bp import OutputLossOptions
+from ..config.rules import FWDTPOptions
 from .targets import DeltaRule, Forward
 
 _FEEDBACK_SEED = 32_452_843  # keeps the feedback stream apart from the weight stream
@@ -39,11 +36,6 @@ _FEEDBACK_SEED = 32_452_843  # keeps the feedback stream apart from the weight s
 _PHI = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "linear": lambda v: v}
 
 
-class FWDTPOptions(OutputLossOptions):
-    name: Literal["fw_dtp"] = "fw_dtp"
-    beta: float = Field(0.1, gt=0, description="output target step: t_L = h_L - beta dL/dh_L")
-    feedback_activation: Literal["tanh", "sigmoid", "relu", "linear"] = "tanh"
-    feedback_scale: float = Field(1.0, gt=0, description="gain of the fixed random feedback B")
 
 
 @RULES.register("fw_dtp")
@@ -51,7 +43,6 @@ class FWDTPRule(DeltaRule):
     """Difference targets through fixed random feedback; see the module docstring."""
 
     Options = FWDTPOptions
-    supports = ("dense", "rate", "spiking")
 
     def __init__(self, net: Network, options: FWDTPOptions, seed: int) -> None:
         super().__init__(net, options, seed)

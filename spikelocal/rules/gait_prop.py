@@ -29,33 +29,25 @@ Spiking layers use the time-local form of :mod:`spikelocal.rules.targets`.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..core.network import Network
 from . import RULES
 from .base import BatchResult
-from .bp import OutputLossOptions
+from ..config.rules import GaitPropOptions
 from .targets import DeltaRule, Forward, synapse_adjoint
 
 
-class GaitPropOptions(OutputLossOptions):
-    name: Literal["gait_prop"] = "gait_prop"
-    inverse: Literal["pinv", "transpose"] = "pinv"
-    rescale: bool = Field(False, description="adaptive rescaling of the local errors (Dalm et al. 2021)")
-    orthogonal: float = Field(0.0, ge=0, description="weight of the soft orthogonality regulariser")
 
 
 def orthogonality_grad(w: Tensor) -> Tensor:
     """Gradient of 1/4 ||W W^T - I||^2 (rows) or 1/4 ||W^T W - I||^2 (columns), smaller side."""
     if w.shape[0] <= w.shape[1]:
         gram = w @ w.t()
-        return (gram - torch.eye(gram.shape[0])) @ w
+        return (gram - torch.eye(gram.shape[0], device=gram.device)) @ w
     gram = w.t() @ w
-    return w @ (gram - torch.eye(gram.shape[0]))
+    return w @ (gram - torch.eye(gram.shape[0], device=gram.device))
 
 
 @RULES.register("gait_prop")
@@ -63,7 +55,6 @@ class GaitPropRule(DeltaRule):
     """Targets through the (linearised) inverse of each layer; see the module docstring."""
 
     Options = GaitPropOptions
-    supports = ("dense", "rate", "spiking")
 
     def __init__(self, net: Network, options: GaitPropOptions, seed: int) -> None:
         super().__init__(net, options, seed)

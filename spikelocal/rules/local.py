@@ -14,17 +14,19 @@ with P the trace of :mod:`spikelocal.core.neurons` (the input itself for rate ne
 is averaged over batch and time.
 
 ``window`` says what the readout reads. ``step`` (DECOLLE): a loss at every time step on that
-step's spikes. ``chunk`` (default): one loss per chunk of ``training.time_chunk`` steps on the
-activity averaged over the chunk (the whole sample when the chunk is T steps), weighted by the
-chunk's length; every step of the chunk then shares the chunk's modulator::
+step's spikes. ``sample`` (default): one loss on the activity averaged over the whole sample;
+``N``: one loss per window of N steps, weighted by its length. Every step of a window shares
+the window's modulator::
 
-    e_l(c)     = dLoss(G_l mean_{t in c} r_l(t), y) / d(G_l r)
-    delta_l(t) = pool^T(G_l^T e_l(c)) * f'(V_l(t))          for t in chunk c
+    e_l(w)     = dLoss(G_l mean_{t in w} r_l(t), y) / d(G_l r)
+    delta_l(t) = pool^T(G_l^T e_l(w)) * f'(V_l(t))          for t in window w
 
 The per-step loss also penalises the variance of binary spikes (E[(G s)^2] > (G E[s])^2),
-which drives hidden rates down to a few percent; the chunk loss is the loss of spike-count
+which drives hidden rates down to a few percent; the sample loss is the loss of spike-count
 classification itself. Measured on MNIST (784-500-500-10, T = 25, 2 epochs): 95.6 % with
-``chunk`` against 94.7 % with ``step``. Both cost the same: the chunk is in memory anyway. No error crosses a layer (each layer's input is treated as
+``sample`` against 94.7 % with ``step``. The window is maths; ``training.time_chunk`` (how many
+steps share one batched product) is memory and never changes the update
+(:mod:`spikelocal.core.windows`). No error crosses a layer (each layer's input is treated as
 a constant), no weights are transported, and nothing is kept across time but the traces:
 the products over each chunk of K steps are single large matrix multiplications. This equals
 the autograd gradient of the layer's local loss with its input detached and the reset
@@ -34,9 +36,7 @@ excluded from the gradient (``tests/test_local_rule.py`` checks it).
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal, Union
-
-from pydantic import PositiveInt
+from typing import Iterable
 
 import torch
 from torch import Tensor
@@ -47,15 +47,9 @@ from ..core.windows import PieceWindows, run_windows
 from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
-from .base import BatchResult, Rule, RuleOptions, zero_grads
+from ..config.rules import LocalOptions
+from .base import BatchResult, Rule, zero_grads
 from .window_loss import BatchMetrics, scale_grads
-
-
-class LocalOptions(RuleOptions):
-    name: Literal["local"] = "local"
-    loss: Literal["ce", "mse", "smooth_l1"] = "ce"
-    mode: Literal["together", "layerwise"] = "together"
-    window: Union[Literal["sample", "step"], PositiveInt] = "sample"
 
 
 @RULES.register("local")

@@ -29,25 +29,16 @@ at every step (f' the surrogate) and use the eligibility trace as pre-synaptic f
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..core.layers import Layer
 from ..core.network import Network
 from . import RULES
-from .bp import OutputLossOptions
+from ..config.rules import PredictiveCodingOptions
 from .targets import DeltaRule, Forward, synapse_adjoint
 
 
-class PredictiveCodingOptions(OutputLossOptions):
-    name: Literal["predictive_coding"] = "predictive_coding"
-    iterations: int = Field(20, ge=1, description="most inference steps per batch")
-    step: float = Field(0.2, gt=0, le=1, description="inference step size on the value nodes")
-    tolerance: float = Field(1e-3, ge=0, description="stop when rms(dF/dx) <= tolerance * its value before the first step")
-    gamma: float = Field(0.1, gt=0, description="weight of the output loss in the energy")
 
 
 @RULES.register("predictive_coding")

@@ -27,4 +27,4 @@ class InferenceIterations(RunHook):
 
 @HOOKS.register("pc_iterations")
 def _factory(config: ExperimentConfig) -> Optional[RunHook]:
-    return InferenceIterations() if config.rule.get("name") == "predictive_coding" else None
+    return InferenceIterations() if config.rule.name == "predictive_coding" else None

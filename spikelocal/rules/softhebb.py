@@ -46,10 +46,9 @@ spike) only the neurons that the input drives fire: 82.6 % (20 % of MNIST, 2 epo
 from __future__ import annotations
 
 import math
-from typing import Iterable, Literal
+from typing import Iterable
 
 import torch
-from pydantic import Field
 from torch import Tensor
 
 from ..core.layers import Layer
@@ -60,21 +59,8 @@ from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
 from .base import BatchResult, Rule, zero_grads
-from .bp import OutputLossOptions
+from ..config.rules import SoftHebbOptions
 from .window_loss import BatchMetrics, per_step
-
-
-class SoftHebbOptions(OutputLossOptions):
-    name: Literal["softhebb"] = "softhebb"
-    temperature: float = Field(1.0, gt=0, description="softmax temperature of the soft WTA")
-    lr: float = Field(0.05, gt=0, description="Hebbian learning rate (before the norm adaptation)")
-    anti_hebbian: bool = Field(True, description="non-winners get the anti-Hebbian update")
-    adaptive_lr: bool = Field(True, description="eta_k = lr |(||w_k|| - 1)|^(1/2)")
-    unsupervised_epochs: int = Field(1, ge=1, description="epochs in which the Hebbian layers learn")
-    threshold_rate: float = Field(0.1, ge=0, le=1, description="homeostatic threshold rate rho; 0: off")
-    classifier: Literal["local", "sgd"] = "local"
-    norm: float = Field(1.0, gt=0, description="weight norm R the rule converges to (in rate units)")
-    target_rate: float = Field(0.05, gt=0, lt=1, description="spiking layers: firing rate per step the homeostatic threshold holds")
 
 
 def drive_gain(layer: Layer) -> float:
@@ -118,11 +104,6 @@ class SoftHebbRule(Rule):
         # hidden layers only run forward; the classifier on top records what its rule needs
         last = Want(differentiable=True) if options.classifier == "sgd" else Want(derivative=True, trace=True)
         self.simulator = Simulator(net.layers, [Want()] * (len(net.layers) - 1) + [last])
-
-    @classmethod
-    def requires_bias(cls, index: int, count: int, spiking: bool) -> bool:
-        """Spiking Hebbian layers: the bias is the rate-holding threshold (module docstring)."""
-        return spiking and index < count - 1
 
     def active_layers(self, epoch: int, epochs: int) -> list[bool]:
         n = len(self.net.layers)

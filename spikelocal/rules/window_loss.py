@@ -34,9 +34,12 @@ class BatchMetrics:
         self.loss_fn = loss_fn
         self.labels = labels
         self.batch = labels.shape[0]
-        self.logits = [torch.zeros(self.batch, net.num_classes) for _ in range(n)]
-        self.loss = [0.0] * n
-        self.counts = [torch.zeros(self.batch) for _ in range(n)]
+        device = labels.device
+        self.logits = [torch.zeros(self.batch, net.num_classes, device=device) for _ in range(n)]
+        # float64 tensors on the labels' device: summing here equals summing Python floats,
+        # without a host synchronisation per chunk (the trainer reads them once per batch)
+        self.loss = [torch.zeros((), dtype=torch.float64, device=device) for _ in range(n)]
+        self.counts = [torch.zeros(self.batch, device=device) for _ in range(n)]
 
     def record(self, i: int, layer: Layer, windows: PieceWindows) -> Tensor:
         """Score layer i's window means; return the error of each window group [G * B, C]."""
@@ -59,12 +62,12 @@ class BatchMetrics:
         loss, err = self.loss_fn(logits, self.labels.repeat(groups) if groups > 1 else self.labels)
         if windows.opens:
             self.logits[i] += (logits * g if g > 1 else logits).view(groups, b, -1).sum(0)
-            self.loss[i] += float(loss) * g
+            self.loss[i] += loss.detach().double() * g
         return err
 
     def result(self, steps: int) -> BatchResult:
         scale = 1.0 / (self.batch * steps)
-        return BatchResult(self.logits, [s * scale for s in self.loss], self.counts)
+        return BatchResult(self.logits, [float(s) * scale for s in self.loss], self.counts)
 
 
 def per_step(err: Tensor, steps: int, group_len: int) -> Tensor:

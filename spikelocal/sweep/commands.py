@@ -31,7 +31,10 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 
 @command("sweep", _sweep_args)
 def _sweep(args: argparse.Namespace) -> int:
-    """Run a grid of experiments (local processes or Dask) into one sweep directory."""
+    """Run a grid of experiments (local processes or Dask) into one sweep directory.
+
+    Example: spikelocal sweep experiments/holistic_mnist_small.yaml --workers 2
+    """
     from ..errors import SpikelocalError
     from .runner import check_scheduler, connect, cpu_cores, prepare_sweep_dir, run_sweep
 

@@ -1,0 +1,35 @@
+"""The training section: optimiser, schedule, batch sizes and the simulation's time chunk."""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from .base import Strict
+
+
+class ScheduleConfig(Strict):
+    kind: Literal["none", "step", "cosine"] = "none"
+    step_size: int = Field(1, gt=0, description="step: epochs between decays")
+    gamma: float = Field(0.5, gt=0, le=1, description="step: decay factor")
+
+
+class TrainingConfig(Strict):
+    epochs: int = Field(1, gt=0)
+    batch_size: int = Field(128, gt=0)
+    eval_batch_size: int = Field(1000, gt=0)
+    optimizer: Literal["adam", "adamax", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    schedule: ScheduleConfig = ScheduleConfig()
+    time_chunk: int = Field(
+        25, gt=0, description="time steps simulated per batched matrix product: a memory and speed "
+        "setting only, it never changes results (the loss window is rule.window)")
+    threads: Optional[int] = Field(None, gt=0, description="torch threads; default: all cores")
+    progress: bool = True
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",
+                        description="where every tensor of the run lives: auto (CUDA when present), "
+                        "cpu, cuda or cuda:N")
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="precision of the synaptic matrix products (state and updates stay fp32)")
