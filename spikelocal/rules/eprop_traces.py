@@ -125,6 +125,16 @@ def accumulate_eprop(rec: LayerRecord, signal: Tensor, traces: SynapseTraces,
     if not traces.output_filter:
         traces.output_filter = tuple(s.to(psi.dtype) for s in output_neuron.init_trace((b, n, m), psi.device))
     grad = psi.new_zeros((n, m))
+    kernel = _filtered_kernel()
+    if (kernel is not None and hasattr(output_neuron, "alpha") and len(traces.output_filter) == 2
+            and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in (signal, psi, pre))):
+        eps = traces.adaptation if adapt else psi.new_zeros((1, 1, 1))
+        q, p = traces.output_filter
+        kernel(signal.contiguous().numpy(), psi.contiguous().numpy(), pre.contiguous().numpy(), eps.numpy(),
+               q.numpy(), p.numpy(), np.float32(rho), np.float32(adapt), np.float32(output_neuron.alpha),
+               np.float32(output_neuron.beta), grad.numpy())
+        add_grad(layer, grad)
+        return
     for t in range(k):
         if adapt:
             eps = traces.adaptation
@@ -172,3 +182,38 @@ def _adaptive_kernel() -> Optional[Any]:
                             eps[b, n, m] *= c
 
     return adaptive_steps
+
+
+@functools.cache
+def _filtered_kernel() -> Optional[Any]:
+    """The loop of :func:`accumulate_eprop` with a CUBA output filter, compiled (numba): per
+    synapse e (with the adaptation trace when ``adapt``), Q = alpha Q + e, P = beta P + Q,
+    dW += L P, in one pass per step. None without numba (the tensor loop is the reference)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def filtered_steps(signal, psi, pre, eps, q, p, rho, adapt, alpha, beta, grad):  # pragma: no cover
+        steps, batch, n_post = psi.shape
+        n_pre = pre.shape[2]
+        adaptive = adapt != 0.0
+        for t in range(steps):
+            for b in range(batch):
+                for n in range(n_post):
+                    s = psi[t, b, n]
+                    l = signal[t, b, n]
+                    for m in range(n_pre):
+                        if adaptive:
+                            e = s * (pre[t, b, m] - adapt * eps[b, n, m])
+                            eps[b, n, m] = rho * eps[b, n, m] + e
+                        else:
+                            e = s * pre[t, b, m]
+                        qv = alpha * q[b, n, m] + e
+                        q[b, n, m] = qv
+                        pv = beta * p[b, n, m] + qv
+                        p[b, n, m] = pv
+                        grad[n, m] += l * pv
+
+    return filtered_steps
