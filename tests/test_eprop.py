@@ -105,3 +105,28 @@ def test_no_self_connections_stay_zero():
 def test_feed_forward_rules_refuse_a_recurrent_net(name):
     with pytest.raises(ConfigError, match="cannot train layer 0 \\(recurrent\\)"):
         rules.build(name, tiny_net("lif", "lif"))
+
+
+@pytest.mark.parametrize("hidden", ["lif", "alif"])
+@pytest.mark.parametrize("output", ["linear", "lif"])
+def test_compiled_traces_match_the_tensor_loop(hidden, output):
+    """The numba passes of the eligibility give the tensor loop's update (float32)."""
+    from spikelocal.rules import eprop_traces
+
+    if eprop_traces._adaptive_kernel() is None:
+        pytest.skip("numba is not installed")
+    grads = []
+    for kernel in (True, False):
+        torch.manual_seed(2)
+        net = tiny_net(hidden, output).float()
+        x = (torch.rand(16, 5, 4) < 0.5).float()
+        saved = eprop_traces._adaptive_kernel, eprop_traces._filtered_kernel
+        if not kernel:
+            eprop_traces._adaptive_kernel = eprop_traces._filtered_kernel = lambda: None
+        try:
+            rules.build({"name": "eprop", "feedback": "symmetric", "window": 4}, net).step(x, torch.tensor([0, 1, 2, 1, 0]))
+        finally:
+            eprop_traces._adaptive_kernel, eprop_traces._filtered_kernel = saved
+        grads.append(net.layers[0].recurrent.grad.clone())
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
