@@ -58,3 +58,16 @@ def test_nir_refuses_adaptive_neurons():
 
     with pytest.raises(ExportError, match="adaptive threshold of an 'alif' neuron"):
         network_to_nir(recurrent_net("alif"))
+
+
+def test_weights_plot_shows_the_recurrent_matrix():
+    from types import SimpleNamespace
+
+    from spikelocal.analysis.plots_training import weights
+    from spikelocal.analysis.plot_style import plt
+
+    data = SimpleNamespace(net=recurrent_net(), label="run", rows=[], recording=None)
+    fig = weights(data, [1, 2])
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 1 and images[0].images[0].get_array().shape == (12, 12)
+    plt.close(fig)
