@@ -52,7 +52,7 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     config, net = load_network(run_dir)
     from .common import require_feed_forward
 
-    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=fmt == "nir" and reader is None)
+    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=fmt in ("nir", "brian2") and reader is None)
     from ..outputs import claim_output
 
     path = Path(out) if out is not None else Path(run_dir) / "export" / DEFAULT_NAMES[fmt]
