@@ -138,4 +138,6 @@ def _test_samples(config: Any, n: int):
     return spikes.transpose(0, 1), y
 
 
-__all__ = ["export", "FORMATS"]
+from .api import Exported, to_brian2, to_cores, to_netx, to_nir  # noqa: E402  (after export: api calls it)
+
+__all__ = ["export", "FORMATS", "Exported", "to_nir", "to_brian2", "to_netx", "to_cores"]
