@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
-from . import rundir
+from . import distributed, rundir
 from .config import ExperimentConfig, load_experiment
 from .core.network import Network
 from .devices import resolve_device
@@ -70,6 +70,7 @@ def train(config: Union[ExperimentConfig, PathLike], out: Optional[PathLike] = N
         config = config.model_copy(update={"training": config.training.model_copy(update={"device": device})})
     if out is not None:
         run_experiment(config, Path(out), resume=resume, progress=progress)
+        distributed.barrier()   # under torchrun every rank reads what rank 0 wrote
         return load_run(out)
     if resume:
         raise ValueError("resume needs the run directory (out=...)")

@@ -47,27 +47,25 @@ def _run(args: argparse.Namespace) -> int:
 
     Example: spikelocal run experiments/quickstart.yaml --set training.epochs=1 --out runs/q1
     """
-    from . import rundir
-    from .config import load_experiment
-    from .trainer import run
-
-    from . import distributed
+    from . import api, distributed, rundir
 
     device = [f"training.device={args.device}"] if args.device else []
-    config = load_experiment(args.experiment, [*args.overrides, *device])
+    config = api.load_config(args.experiment, [*args.overrides, *device])
     out = args.out
     if args.resume and out is None:
         out = Path("runs") / (config.name or "run")
     if args.resume and not (out / rundir.CONFIG).exists():
         raise SpikelocalError(f"{out}: no run to resume (no {rundir.CONFIG}); drop --resume to start one")
     try:
-        summary = run(config, out, resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
+        result = api.train(config, out if out is not None else rundir.default_out(config),
+                           resume=args.resume, progress=not args.quiet and sys.stderr.isatty())
     finally:
         distributed.shutdown()
     if not distributed.is_main_process():
         return 0
-    print(f"test accuracy {summary['test_accuracy']:.4f} after {summary['epochs']} epochs "
-          f"({summary['train_seconds']:.0f} s training) -> {summary['run_dir']}")
+    summary = result.summary
+    print(f"test accuracy {result.test_accuracy:.4f} after {summary['epochs']} epochs "
+          f"({summary['train_seconds']:.0f} s training) -> {result.path}")
     for warning in summary.get("warnings", []):
         print(f"spikelocal: warning: {warning}", file=sys.stderr)
     if args.strict and summary.get("warnings"):

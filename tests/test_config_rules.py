@@ -25,6 +25,8 @@ def test_every_registered_rule_has_its_options_model_in_the_config():
     assert set(RULE_OPTIONS) == set(RULES.names())
     for name in RULES.names():
         assert RULES.get(name).Options is RULE_OPTIONS[name]
+        # what a rule trains lives on its options model; a class attribute would go unread
+        assert not {"supports", "requires_bias"} & set(vars(RULES.get(name))), name
 
 
 def test_rule_is_a_typed_model_chosen_by_name_default_local():
