@@ -15,18 +15,24 @@ The public API (what the manual documents)::
     for x, y in batches:
         rule.step(encoder(x), y); optimizer.step()
 
+Stages of a finished run, as functions (the CLI's commands call the same ones)::
+
+    sl.analysis.plot(run, ["raster", "learning"]); sl.analysis.report(run)
+    sl.hardware.convert(run, "runs/quickstart/fixed", weight_bits=8)
+    sl.export.to_nir(run, "net.nir"); sl.export.to_brian2(run); sl.export.to_netx(run)
+
 Subpackages: ``sl.core`` (neurons, layers, the time loop), ``sl.rules``, ``sl.data``,
 ``sl.export``, ``sl.hardware``, ``sl.analysis``, ``sl.sweep``.
 """
 __version__ = "0.1.0"
 
-from . import core, data, rules  # noqa: E402
+from . import analysis, core, data, export, hardware, rules  # noqa: E402
 from .api import Run, load_config, load_run, train  # noqa: E402
 from .config import ExperimentConfig, LayerConfig, NetworkConfig, NeuronConfig, ReadoutConfig  # noqa: E402
 from .core import CubaLIF, Layer, LayerRecord, Network, NetworkOutput, RateNeuron, Simulator, Want  # noqa: E402
 from .errors import ConfigError, SpikelocalError  # noqa: E402
 
-__all__ = ["__version__", "core", "data", "rules", "Run", "load_config", "load_run", "train",
+__all__ = ["__version__", "analysis", "core", "data", "export", "hardware", "rules", "Run", "load_config", "load_run", "train",
            "ExperimentConfig", "LayerConfig", "NetworkConfig", "NeuronConfig", "ReadoutConfig",
            "CubaLIF", "Layer", "LayerRecord", "Network", "NetworkOutput", "RateNeuron", "Simulator",
            "Want", "ConfigError", "SpikelocalError"]

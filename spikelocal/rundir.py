@@ -188,3 +188,13 @@ def read_data_spec(path: Path, config: ExperimentConfig) -> tuple[tuple[int, ...
         return tuple(int(s) for s in spec["input_shape"]), int(spec["classes"])
     except (KeyError, TypeError, ValueError):
         raise RunDirError(f"{path / DATA}: expected {{\"input_shape\": [...], \"classes\": N}}") from None
+
+
+def run_path(run: Any) -> Path:
+    """The run directory of ``run``: a path, or an object with ``.path`` (a
+    :class:`spikelocal.Run`). A Run trained without a directory (``out=None``) has none."""
+    path = getattr(run, "path", run)
+    if path is None:
+        raise RunDirError("this Run has no run directory (it was trained with out=None); "
+                          "train it with out=DIR to plot, convert or export it")
+    return Path(path)

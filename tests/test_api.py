@@ -90,3 +90,22 @@ def test_network_from_layer_objects() -> None:
         sl.Network([layers[1], layers[0]])
     with pytest.raises(sl.ConfigError, match="rule.window"):
         sl.rules.build({"name": "local", "window": "chunk"}, net)
+
+
+def test_stages_as_functions_take_a_run(tmp_path: Path) -> None:
+    """Plots, report, conversion and exports are functions of a Run (the CLI calls the same)."""
+    torch.set_num_threads(1)
+    run = sl.train(tiny_config(training__epochs=1), out=tmp_path / "run")
+    figures = sl.analysis.plot(run, ["learning", "weights"])
+    assert sorted(f.name for f in figures) == ["learning.png", "weights.png"]
+    assert sl.analysis.report(run).name == "report.html"
+    nir_file = sl.export.to_nir(run, tmp_path / "net.nir", check=8)
+    assert nir_file.path.is_file() and nir_file.parity["nir_reimport"]["class_agreement"] == 1.0
+    assert (sl.export.to_netx(run, tmp_path / "net.net").path).is_file()
+    summary = sl.hardware.convert(run, tmp_path / "fixed", weight_bits=8, sweep=False, test_samples=32)
+    assert 0.0 <= summary["fixed_test_accuracy"] <= 1.0
+    with pytest.raises(sl.SpikelocalError, match="plots"):
+        sl.analysis.plot(run, ["learning"])        # the figures exist: not overwritten without force
+    in_memory = sl.train(tiny_config(training__epochs=1))
+    with pytest.raises(sl.SpikelocalError, match="out=None"):
+        sl.export.to_nir(in_memory, tmp_path / "x.nir")

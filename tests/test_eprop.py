@@ -105,3 +105,43 @@ def test_no_self_connections_stay_zero():
 def test_feed_forward_rules_refuse_a_recurrent_net(name):
     with pytest.raises(ConfigError, match="cannot train layer 0 \\(recurrent\\)"):
         rules.build(name, tiny_net("lif", "lif"))
+
+
+@pytest.mark.parametrize("hidden", ["lif", "alif"])
+@pytest.mark.parametrize("output", ["linear", "lif"])
+def test_compiled_traces_match_the_tensor_loop(hidden, output):
+    """The numba passes of the eligibility give the tensor loop's update (float32)."""
+    from spikelocal.rules import eprop_traces
+
+    if eprop_traces._adaptive_kernel() is None:
+        pytest.skip("numba is not installed")
+    grads = []
+    for kernel in (True, False):
+        torch.manual_seed(2)
+        net = tiny_net(hidden, output).float()
+        x = (torch.rand(16, 5, 4) < 0.5).float()
+        saved = eprop_traces._adaptive_kernel, eprop_traces._filtered_kernel
+        if not kernel:
+            eprop_traces._adaptive_kernel = eprop_traces._filtered_kernel = lambda: None
+        try:
+            rules.build({"name": "eprop", "feedback": "symmetric", "window": 4}, net).step(x, torch.tensor([0, 1, 2, 1, 0]))
+        finally:
+            eprop_traces._adaptive_kernel, eprop_traces._filtered_kernel = saved
+        grads.append(net.layers[0].recurrent.grad.clone())
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_truncated_bptt_cuts_the_graph_at_chunks():
+    torch.manual_seed(1)
+    x = (torch.rand(16, 5, 4, dtype=torch.float64) < 0.5).double()
+    y = torch.tensor([0, 1, 2, 1, 0])
+    grads = {}
+    for name, chunks, truncate in (("full", [x], False), ("one chunk", [x], True),
+                                   ("two chunks", [x[:8], x[8:]], True)):
+        net = tiny_net("alif", "lif")
+        rules.build({"name": "bp", "window": 8, "truncate": truncate}, net).step(chunks, y)
+        grads[name] = torch.cat([p.grad.flatten() for p in net.parameters()])
+    assert grads["full"].abs().sum() > 0
+    torch.testing.assert_close(grads["one chunk"], grads["full"])
+    assert not torch.allclose(grads["two chunks"], grads["full"])

@@ -14,9 +14,6 @@ from typing import Optional
 from ..cli import command
 from ..errors import ConfigError
 
-FORMATS = ("png", "svg", "pdf")
-
-
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
     if text is None:
         return None
@@ -45,29 +42,10 @@ def _record(args: argparse.Namespace) -> int:
 
     Example: spikelocal record runs/quickstart --samples 100 --variables spikes,membrane
     """
-    from .. import rundir
-    from .hook import store_recording
-    from .recording import VARIABLES
-    from .rundata import check_run, record_run
+    from .api import record
 
-    if args.samples <= 0:
-        raise ConfigError(f"--samples: expected a positive number, got {args.samples}")
-    variables = _names(args.variables)
-    bad = [v for v in variables if v not in VARIABLES]
-    if bad or not variables:
-        raise ConfigError(f"--variables: unknown {bad[0] if bad else '(empty)'!r}; known: {', '.join(VARIABLES)}")
-    layers = _int_list(args.layers, "--layers")
-    check_run(args.run_dir)
-    config, net = rundir.load_network(args.run_dir)
-    epoch = int(rundir.read_status(args.run_dir).get("epoch", config.training.epochs))
-    rec = record_run(config, net, epoch, args.samples, layers, variables)
-    block = store_recording(rec, args.run_dir)
-    summary = rundir.read_summary(args.run_dir)
-    if summary:
-        summary["recording"] = block
-        rundir.write_summary(args.run_dir, summary)
-    print(f"recorded {len(rec.labels)} samples x {rec.steps} steps of layers "
-          f"{', '.join(map(str, rec.layers))} -> {args.run_dir / block['file']}")
+    path = record(args.run_dir, args.samples, _int_list(args.layers, "--layers"), _names(args.variables))
+    print(f"recorded {args.samples} test samples of {args.run_dir} -> {path}")
     return 0
 
 
@@ -87,65 +65,20 @@ def _plot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace figures that already exist in the folder")
 
 
-def _claim_figures(out_dir: Path, names: list[str], formats: list[str], force: bool, runs: list[Path]) -> None:
-    """Refuse to overwrite figures this command did not make (unless --force)."""
-    from ..outputs import claim_output, refuse_symlink
-
-    refuse_symlink(out_dir)
-    for name in names:
-        for fmt in formats:
-            claim_output(out_dir / f"{name}.{fmt}", force, reading=runs)
-
-
-def _formats(text: str) -> list[str]:
-    formats = _names(text)
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ConfigError(f"--format: unknown {bad[0] if bad else '(empty)'!r}; known: {', '.join(FORMATS)}")
-    return formats
-
-
 @command("plot", _plot_args)
 def _plot(args: argparse.Namespace) -> int:
     """Draw a run's figures (or compare several runs) as PNG/SVG/PDF.
 
     Example: spikelocal plot runs/quickstart --what raster,rates,learning --format png,svg
     """
-    from .plots import NEEDS_RECORDING, expand_names, write_comparison, write_plots
-    from .rundata import check_run, load_run_data
+    from .api import plot
 
     t0 = time.perf_counter()
-    formats = _formats(args.format)
-    asked = _names(args.what) or ["all"]
-    names = expand_names(asked)                       # checks the names before any work
-    layers = _int_list(args.layers, "--layers")
-    if len(args.run_dirs) > 1:
-        if args.out is None:
-            raise ConfigError("--out: comparing several runs needs an output folder (--out DIR)")
-        for run in args.run_dirs:
-            check_run(run)
-        runs = [load_run_data(run, need_recording=False) for run in args.run_dirs]
-        _unique_labels(runs)
-        _claim_figures(args.out, ["compare_learning", "compare_rates"], formats, args.force, args.run_dirs)
-        files = write_comparison(runs, args.out, formats)
-    else:
-        run = args.run_dirs[0]
-        check_run(run)
-        _claim_figures(args.out or run / "plots", names, formats, args.force, [run])
-        need = any(n in NEEDS_RECORDING for n in names)
-        data = load_run_data(run, need_recording=need, samples=args.samples, epoch=args.epoch)
-        files = write_plots(data, asked, args.out or run / "plots", formats, layers)
+    files = plot(args.run_dirs if len(args.run_dirs) > 1 else args.run_dirs[0], _names(args.what) or ["all"],
+                 args.out, _names(args.format), _int_list(args.layers, "--layers"), args.samples, args.epoch,
+                 args.force)
     print(f"wrote {len(files)} files in {time.perf_counter() - t0:.1f} s -> {files[0].parent if files else '-'}")
     return 0
-
-
-def _unique_labels(runs) -> None:
-    """Label runs by their directory when names repeat (same experiment, other seeds)."""
-    labels = [r.label for r in runs]
-    if len(set(labels)) < len(labels):
-        names = [r.run_dir.name for r in runs]
-        for r, name in zip(runs, names):
-            r.label = name if len(set(names)) == len(names) else str(r.run_dir)
 
 
 # ------------------------------------------------------------------ report -------------
@@ -164,16 +97,8 @@ def _report(args: argparse.Namespace) -> int:
 
     Example: spikelocal report runs/quickstart --out quickstart.html
     """
-    from .report import write_report
-    from .rundata import check_run, load_run_data
+    from .api import report
 
-    check_run(args.run_dir)
-    from ..outputs import claim_output
-
-    claim_output(args.out or args.run_dir / "report.html", args.force, reading=[args.run_dir])
-    if args.out is not None and not args.out.parent.is_dir():
-        raise ConfigError(f"--out: folder {args.out.parent} does not exist")
-    data = load_run_data(args.run_dir, samples=args.samples, epoch=args.epoch)
-    out = write_report(data, args.out)
+    out = report(args.run_dir, args.out, args.samples, args.epoch, args.force)
     print(f"report -> {out}")
     return 0

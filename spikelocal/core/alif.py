@@ -51,9 +51,9 @@ class ALIF(CubaLIF):
             differentiable: bool = False, workspace: Optional[dict[str, Tensor]] = None,
             ) -> tuple[Tensor, Tensor, State]:
         # no compiled loop: ALIF layers are small recurrent ones, stepped one step at a time
-        syn, mem, adapt = state
         if not differentiable:
-            syn, mem, adapt = syn.clone(), mem.clone(), adapt.clone()
+            return self._run_inplace(current, state, bias)
+        syn, mem, adapt = state
         b = None if bias is None else _expand(bias, current[0])
         spikes, membrane = [], []
         for k in range(current.shape[0]):
@@ -62,14 +62,37 @@ class ALIF(CubaLIF):
             if b is not None:
                 mem = mem + b
             effective = mem - self.adapt * adapt          # V - beta_a a[t-1]
-            u = effective - self.threshold                # V - A
-            s = _SpikeFn.apply(u, self.surrogate, self.slope) if differentiable else (u > 0).to(u.dtype)
+            s = _SpikeFn.apply(effective - self.threshold, self.surrogate, self.slope)
             reset = mem * s if self.hard_reset else self.threshold * s
-            mem = mem - (reset.detach() if differentiable else reset)
+            mem = mem - reset.detach()
             adapt = self.rho * adapt + s
             spikes.append(s)
             membrane.append(effective)
         return torch.stack(spikes), torch.stack(membrane), (syn, mem, adapt)
+
+    def _run_inplace(self, current: Tensor, state: State, bias: Optional[Tensor],
+                     ) -> tuple[Tensor, Tensor, State]:
+        """The same steps without autograd, in place on copies of the state (a step of a small
+        layer costs its operations' dispatch more than their arithmetic)."""
+        syn, mem, adapt = (x.detach().clone() for x in state)
+        b = None if bias is None else _expand(bias.detach(), current[0])
+        current = current.detach()
+        spikes = torch.empty_like(current)
+        membrane = torch.empty_like(current)
+        for k in range(current.shape[0]):
+            syn.mul_(self.alpha).add_(current[k])
+            mem.mul_(self.beta).add_(syn)
+            if b is not None:
+                mem.add_(b)
+            effective = torch.sub(mem, adapt, alpha=self.adapt, out=membrane[k])
+            fired = effective > self.threshold
+            s = spikes[k].copy_(fired)
+            if self.hard_reset:
+                mem.masked_fill_(fired, 0.0)
+            else:
+                mem.sub_(s, alpha=self.threshold)
+            adapt.mul_(self.rho).add_(s)
+        return spikes, membrane, (syn, mem, adapt)
 
     def adaptation(self, spikes: Tensor, state: State) -> Tensor:
         """a[t] for K steps of this model's spikes [K, B, ...], given the state before them."""

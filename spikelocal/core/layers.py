@@ -243,20 +243,31 @@ class Layer(nn.Module):
         """
         *neuron_state, last = state
         w_rec = self.recurrent_weight()
-        currents, outputs, membranes, previous = [], [], [], []
         nstate = tuple(neuron_state)
+        if not differentiable:  # results written in place: no lists, no stacking
+            w_t, drive = w_rec.detach().t(), drive.detach()
+            currents, outputs = torch.empty_like(drive), torch.empty_like(drive)
+            membranes, previous = torch.empty_like(drive), torch.empty_like(drive)
+            for k in range(drive.shape[0]):
+                previous[k] = last
+                torch.addmm(drive[k], last, w_t, out=currents[k])
+                out, mem, nstate = self.neuron.run(currents[k:k + 1], nstate, self.bias)
+                outputs[k], membranes[k] = out[0], mem[0]
+                last = outputs[k]
+            return LayerStep(currents, outputs, outputs, membranes, (*nstate, last.clone()), previous)
+        currents_l, outputs_l, membranes_l, previous_l = [], [], [], []
         for k in range(drive.shape[0]):
             rec_in = last.detach() if detach_recurrent else last
-            previous.append(rec_in.detach())
+            previous_l.append(rec_in.detach())
             current = drive[k] + rec_in @ w_rec.t()
-            out, mem, nstate = self.neuron.run(current.unsqueeze(0), nstate, self.bias, differentiable)
-            currents.append(current)
-            outputs.append(out[0])
-            membranes.append(mem[0])
+            out, mem, nstate = self.neuron.run(current.unsqueeze(0), nstate, self.bias, True)
+            currents_l.append(current)
+            outputs_l.append(out[0])
+            membranes_l.append(mem[0])
             last = out[0]
-        output = torch.stack(outputs)
-        return LayerStep(torch.stack(currents), output, output, torch.stack(membranes),
-                         (*nstate, last), torch.stack(previous))
+        output = torch.stack(outputs_l)
+        return LayerStep(torch.stack(currents_l), output, output, torch.stack(membranes_l),
+                         (*nstate, last), torch.stack(previous_l))
 
     @property
     def num_neurons(self) -> int:

@@ -1,7 +1,10 @@
 """Export a float spikelocal network as a NIR graph (Pedersen et al. 2024, Nat. Commun. 15:8122).
 
 Graph: ``input -> [flatN] -> fcN | convN -> lifN -> [poolN] -> ... -> output`` with NIR's
-Input, Flatten, Linear / Affine / Conv2d, CubaLIF, SumPool2d and Output nodes.
+Input, Flatten, Linear / Affine / Conv2d, CubaLIF, SumPool2d and Output nodes. A recurrent
+layer adds the cycle ``lifN -> recN -> lifN`` (``recN`` a Linear node holding W_rec): NIR's
+recurrent edge, which snnTorch's ``import_from_nir`` turns into an ``RSynaptic`` whose
+recurrent current reads the spikes of the step before, as spikelocal's layer does.
 
 NIR stores continuous ODEs and no time step. Ours is the graph's ``metadata["dt"]``, with
 the convention that forward Euler at that ``dt`` reproduces spikelocal's discrete update
@@ -34,7 +37,7 @@ import torch
 from .. import __version__
 from ..errors import ExportError
 from ..core.network import Network
-from .common import atomic_output, require_hard_reset, require_spiking
+from .common import atomic_output, require_feed_forward, require_hard_reset, require_spiking
 from .nir_version import require_nir
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"
@@ -66,6 +69,7 @@ def network_to_nir(net: Network, dt: Optional[float] = None):
     import nir
 
     require_nir()
+    require_feed_forward(net, "NIR", recurrent_ok=True)
     require_spiking(net, "NIR", allowed_rate=("linear",))
     require_hard_reset(net, "NIR")
     dt = float(dt if dt is not None else net.layers[0].neuron_cfg.dt)
@@ -86,7 +90,7 @@ def network_to_nir(net: Network, dt: Optional[float] = None):
         lif = layer.neuron_cfg.kind == "lif"
         w = layer.weight.detach().cpu().numpy().astype(np.float32)
         bias = None if (lif or layer.bias is None) else _arr(layer.bias, (w.shape[0],))
-        if layer.kind == "dense":
+        if layer.kind in ("dense", "recurrent"):
             if len(shape) > 1:
                 add(f"flat{n}", nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1))
             add(f"fc{n}", nir.Linear(weight=w) if bias is None else nir.Affine(weight=w, bias=bias))
@@ -98,6 +102,11 @@ def network_to_nir(net: Network, dt: Optional[float] = None):
                 bias=bias if bias is not None else np.zeros(w.shape[0], dtype=np.float32)))
         if lif:
             add(f"lif{n}", nir.CubaLIF(**cuba_parameters(layer, dt)))
+        if layer.is_recurrent:
+            if not lif:
+                raise ExportError(f"layer{n}: NIR export of a recurrent layer needs lif neurons")
+            nodes[f"rec{n}"] = nir.Linear(weight=layer.recurrent_weight().detach().cpu().numpy().astype(np.float32))
+            edges.extend([(f"lif{n}", f"rec{n}"), (f"rec{n}", f"lif{n}")])
         if layer.pooled_shape != layer.out_shape:
             p = layer.cfg.pool
             add(f"pool{n}", nir.SumPool2d(kernel_size=np.array([p, p]), stride=np.array([p, p]),

@@ -34,7 +34,7 @@ from ..data import batch_generator, encode, load_dataset
 from ..errors import ConfigError, ExportError, RunDirError
 from ..export.common import require_feed_forward
 from ..core.network import Network
-from ..rundir import load_network, open_run
+from ..rundir import load_network, open_run, run_path
 from .corefile import read_corefile, write_corefile
 from .fixed_point import IntegerNetwork, LayerStats, Rounding, quantize_network
 from .mapping import map_network
@@ -107,13 +107,14 @@ def _out_dir(run_dir: Path, out: Optional[Path], target: Target, bits: int) -> P
     return out
 
 
-def convert(run_dir: str | os.PathLike[str], out_dir: Optional[str | os.PathLike[str]] = None,
+def convert(run_dir: "str | os.PathLike[str] | Any", out_dir: Optional[str | os.PathLike[str]] = None,
             target: str | Path | Target = "loihi", weight_bits: int = 8, rounding: Rounding = "nearest",
             finetune: bool = False, finetune_fraction: float = 0.1, finetune_epochs: int = 1,
             finetune_lr: Optional[float] = None, sweep: bool = True, test_samples: Optional[int] = None,
             batch_size: int = 500, seed: int = 0) -> dict[str, Any]:
-    """Convert a finished run; returns what conversion.json holds (module docstring)."""
-    run_dir = Path(run_dir)
+    """Convert a finished run (its directory, or a :class:`spikelocal.Run`); returns what
+    conversion.json holds (module docstring)."""
+    run_dir = run_path(run_dir)
     tgt = load_target(target)
     if rounding not in ("nearest", "stochastic"):
         raise ConfigError(f"--rounding {rounding!r}: expected nearest or stochastic")

@@ -34,9 +34,11 @@ inputs, batch 64: 3.6 MB) and is the price of the adaptation eligibility.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -106,7 +108,11 @@ def accumulate_eprop(rec: LayerRecord, signal: Tensor, traces: SynapseTraces,
         # is one product over the chunk; the second runs only at steps with a learning signal
         learn = signal * psi
         grad = learn.reshape(k * b, -1).t() @ pre.reshape(k * b, -1)
-        if adapt:
+        if adapt and _adaptive_kernel() is not None and all(
+                t.dtype == torch.float32 and t.device.type == "cpu" for t in (learn, psi, pre, grad)):
+            _adaptive_kernel()(learn.contiguous().numpy(), psi.contiguous().numpy(), pre.contiguous().numpy(),
+                               traces.adaptation.numpy(), np.float32(rho), np.float32(adapt), grad.numpy())
+        elif adapt:
             eps = traces.adaptation
             live = learn.reshape(k, -1).abs().sum(1) > 0
             for t in range(k):
@@ -119,6 +125,16 @@ def accumulate_eprop(rec: LayerRecord, signal: Tensor, traces: SynapseTraces,
     if not traces.output_filter:
         traces.output_filter = tuple(s.to(psi.dtype) for s in output_neuron.init_trace((b, n, m), psi.device))
     grad = psi.new_zeros((n, m))
+    kernel = _filtered_kernel()
+    if (kernel is not None and hasattr(output_neuron, "alpha") and len(traces.output_filter) == 2
+            and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in (signal, psi, pre))):
+        eps = traces.adaptation if adapt else psi.new_zeros((1, 1, 1))
+        q, p = traces.output_filter
+        kernel(signal.contiguous().numpy(), psi.contiguous().numpy(), pre.contiguous().numpy(), eps.numpy(),
+               q.numpy(), p.numpy(), np.float32(rho), np.float32(adapt), np.float32(output_neuron.alpha),
+               np.float32(output_neuron.beta), grad.numpy())
+        add_grad(layer, grad)
+        return
     for t in range(k):
         if adapt:
             eps = traces.adaptation
@@ -129,3 +145,75 @@ def accumulate_eprop(rec: LayerRecord, signal: Tensor, traces: SynapseTraces,
         filtered, traces.output_filter = output_neuron.eligibility(e.unsqueeze(0), traces.output_filter)
         grad += torch.einsum("bn,bnm->nm", signal[t], filtered[0])
     add_grad(layer, grad)
+
+
+@functools.cache
+def _adaptive_kernel() -> Optional[Any]:
+    """The ALIF recursion of :func:`accumulate_eprop` (no output filter) as one compiled pass
+    per step (numba), None without numba. Same equations as the tensor loop, which stays the
+    reference (float64, tests) and the path without numba; it runs the [B, N, M] trace once
+    per step with the state in cache instead of three passes with temporaries, and skips the
+    gradient term where the learning signal is zero."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def adaptive_steps(learn, psi, pre, eps, rho, adapt, grad):  # pragma: no cover
+        steps, batch, n_post = psi.shape
+        n_pre = pre.shape[2]
+        for t in range(steps):
+            for b in range(batch):
+                for n in range(n_post):
+                    p = psi[t, b, n]
+                    c = rho - adapt * p
+                    g = adapt * learn[t, b, n]
+                    if g != 0.0:
+                        for m in range(n_pre):
+                            e = eps[b, n, m]
+                            grad[n, m] -= g * e
+                            eps[b, n, m] = c * e + p * pre[t, b, m]
+                    elif p != 0.0:
+                        for m in range(n_pre):
+                            eps[b, n, m] = c * eps[b, n, m] + p * pre[t, b, m]
+                    else:
+                        for m in range(n_pre):
+                            eps[b, n, m] *= c
+
+    return adaptive_steps
+
+
+@functools.cache
+def _filtered_kernel() -> Optional[Any]:
+    """The loop of :func:`accumulate_eprop` with a CUBA output filter, compiled (numba): per
+    synapse e (with the adaptation trace when ``adapt``), Q = alpha Q + e, P = beta P + Q,
+    dW += L P, in one pass per step. None without numba (the tensor loop is the reference)."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def filtered_steps(signal, psi, pre, eps, q, p, rho, adapt, alpha, beta, grad):  # pragma: no cover
+        steps, batch, n_post = psi.shape
+        n_pre = pre.shape[2]
+        adaptive = adapt != 0.0
+        for t in range(steps):
+            for b in range(batch):
+                for n in range(n_post):
+                    s = psi[t, b, n]
+                    l = signal[t, b, n]
+                    for m in range(n_pre):
+                        if adaptive:
+                            e = s * (pre[t, b, m] - adapt * eps[b, n, m])
+                            eps[b, n, m] = rho * eps[b, n, m] + e
+                        else:
+                            e = s * pre[t, b, m]
+                        qv = alpha * q[b, n, m] + e
+                        q[b, n, m] = qv
+                        pv = beta * p[b, n, m] + qv
+                        p[b, n, m] = pv
+                        grad[n, m] += l * pv
+
+    return filtered_steps
