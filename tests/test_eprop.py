@@ -130,3 +130,18 @@ def test_compiled_traces_match_the_tensor_loop(hidden, output):
         grads.append(net.layers[0].recurrent.grad.clone())
     assert grads[0].abs().sum() > 0
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+def test_truncated_bptt_cuts_the_graph_at_chunks():
+    torch.manual_seed(1)
+    x = (torch.rand(16, 5, 4, dtype=torch.float64) < 0.5).double()
+    y = torch.tensor([0, 1, 2, 1, 0])
+    grads = {}
+    for name, chunks, truncate in (("full", [x], False), ("one chunk", [x], True),
+                                   ("two chunks", [x[:8], x[8:]], True)):
+        net = tiny_net("alif", "lif")
+        rules.build({"name": "bp", "window": 8, "truncate": truncate}, net).step(chunks, y)
+        grads[name] = torch.cat([p.grad.flatten() for p in net.parameters()])
+    assert grads["full"].abs().sum() > 0
+    torch.testing.assert_close(grads["one chunk"], grads["full"])
+    assert not torch.allclose(grads["two chunks"], grads["full"])

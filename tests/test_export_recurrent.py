@@ -47,7 +47,19 @@ def test_nir_file_round_trips_and_snntorch_parity_says_why_it_is_skipped(tmp_pat
     assert "RSynaptic" in check_snntorch(net, spikes)["skipped"]
 
 
-@pytest.mark.parametrize("fmt", ["netx", "brian2", "cores", "fixed-point conversion"])
+def test_brian2_runs_the_recurrent_network_with_equal_spike_counts():
+    pytest.importorskip("brian2")
+    from spikelocal.export.brian2_export import brian2_counts, spikelocal_counts
+
+    net = recurrent_net()
+    spikes = (torch.rand(3, 20, 6, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    ours, theirs = spikelocal_counts(net, spikes), brian2_counts(net, spikes)
+    assert ours[0].sum() > 0 and ours[1].sum() > 0
+    for a, b in zip(ours, theirs):
+        assert (a == b).all()
+
+
+@pytest.mark.parametrize("fmt", ["netx", "cores", "fixed-point conversion"])
 def test_formats_without_recurrence_refuse_in_one_line(fmt):
     with pytest.raises(ExportError, match=f"layer1: {fmt} cannot hold a recurrent layer"):
         require_feed_forward(recurrent_net(), fmt)
@@ -58,3 +70,16 @@ def test_nir_refuses_adaptive_neurons():
 
     with pytest.raises(ExportError, match="adaptive threshold of an 'alif' neuron"):
         network_to_nir(recurrent_net("alif"))
+
+
+def test_weights_plot_shows_the_recurrent_matrix():
+    from types import SimpleNamespace
+
+    from spikelocal.analysis.plots_training import weights
+    from spikelocal.analysis.plot_style import plt
+
+    data = SimpleNamespace(net=recurrent_net(), label="run", rows=[], recording=None)
+    fig = weights(data, [1, 2])
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 1 and images[0].images[0].get_array().shape == (12, 12)
+    plt.close(fig)

@@ -48,16 +48,32 @@ def learning(data: RunData, layers: list[int]) -> Figure:
 
 @plot("weights")
 def weights(data: RunData, layers: list[int]) -> Figure:
-    """Histogram of each layer's weights (and biases when present)."""
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.4 * len(layers) + 0.6, 3.2), squeeze=False)
+    """Histogram of each layer's weights; a recurrent layer adds its recurrent weights to the
+    histogram and a second row with the recurrent matrix itself (post x pre)."""
+    recurrent = [l for l in layers if data.net.layers[l - 1].is_recurrent]
+    rows = 2 if recurrent else 1
+    fig, axes = plt.subplots(rows, len(layers), figsize=(3.4 * len(layers) + 0.6, 3.2 * rows), squeeze=False)
     for i, (ax, l) in enumerate(zip(axes[0], layers)):
-        w = data.net.layers[l - 1].weight.detach().numpy().ravel()
-        ax.hist(w, bins=60, color=colour(i), edgecolor="none")
+        layer = data.net.layers[l - 1]
+        w = layer.weight.detach().numpy().ravel()
+        ax.hist(w, bins=60, color=colour(i), edgecolor="none", label="input")
         ax.set_xlabel("weight (current per input spike, threshold units)"
-                      if data.net.layers[l - 1].neuron.spiking else "weight")
+                      if layer.neuron.spiking else "weight")
         ax.set_title(f"layer {l} ({w.size} weights)")
         ax.text(0.98, 0.95, f"mean {w.mean():+.3f}\nsd {w.std():.3f}", transform=ax.transAxes,
                 ha="right", va="top", fontsize=8)
+        if layer.is_recurrent:
+            rec = layer.recurrent_weight().detach().numpy()
+            ax.hist(rec.ravel(), bins=60, color=colour(i + 1), edgecolor="none", alpha=0.7, label="recurrent")
+            ax.legend(loc="upper left", fontsize=7)
+            bound = float(abs(rec).max()) or 1.0
+            image = axes[1, i].imshow(rec, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+            axes[1, i].set_title(f"layer {l}: recurrent weights")
+            axes[1, i].set_xlabel("from neuron")
+            axes[1, i].set_ylabel("to neuron")
+            fig.colorbar(image, ax=axes[1, i], fraction=0.046)
+        elif rows == 2:
+            axes[1, i].axis("off")
     axes[0, 0].set_ylabel("count")
     fig.suptitle(title(data, "weight distributions", recorded=False))
     fig.tight_layout()

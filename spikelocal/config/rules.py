@@ -68,6 +68,8 @@ class BPOptions(OutputLossOptions):
     name: Literal["bp"] = "bp"
     #: BPTT follows every dependence through time, the recurrent ones included
     supports: ClassVar[tuple[str, ...]] = ("dense", "conv", "recurrent", "rate", "spiking")
+    truncate: bool = Field(False, description="truncated BPTT: the graph stops at every chunk "
+                           "(training.time_chunk) boundary, so memory follows the chunk, not T")
 
 
 class FeedbackOptions(OutputLossOptions):

@@ -73,7 +73,7 @@ def network_arrays(net: Network, steps: int) -> dict[str, np.ndarray]:
     for i, layer in enumerate(net.layers):
         l = i + 1
         w = layer.weight.detach().cpu().numpy().astype(np.float64)
-        if layer.kind == "dense":
+        if layer.kind in ("dense", "recurrent"):
             pre, post, ws = _dense_synapses(w)
         else:
             pre, post, ws = _conv_synapses(w, layer.in_shape, layer.cfg.stride, layer.cfg.padding)
@@ -90,6 +90,10 @@ def network_arrays(net: Network, steps: int) -> dict[str, np.ndarray]:
             f"l{l}_threshold": np.float64(layer.neuron.threshold), f"l{l}_bias": bias,
             f"l{l}_pre": pre, f"l{l}_post": post, f"l{l}_w": ws,
         })
+        if layer.is_recurrent:
+            rec = layer.recurrent_weight().detach().cpu().numpy().astype(np.float64)
+            pre, post, ws = _dense_synapses(rec)   # zero weights (the diagonal) are no synapse
+            arrays.update({f"l{l}_rec_pre": pre, f"l{l}_rec_post": post, f"l{l}_rec_w": ws})
         below = layer
     return arrays
 

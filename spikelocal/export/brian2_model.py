@@ -19,7 +19,9 @@ spikelocal. No Python ``network_operation`` is used (it would never run in stand
 Arrays (``weights.npz``): ``dt``, ``steps``, ``n_input``, ``n_layers``, and per layer l
 (1-based) ``l{l}_n``, ``l{l}_alpha``, ``l{l}_beta``, ``l{l}_threshold``, ``l{l}_bias`` [n],
 ``l{l}_pre``, ``l{l}_post``, ``l{l}_w`` (one entry per synapse, pooling of the layer below
-already folded in).
+already folded in); a recurrent layer also ``l{l}_rec_pre``, ``l{l}_rec_post``,
+``l{l}_rec_w``: synapses from the group to itself. A spike of step t reaches ``Iin`` after
+the update of step t and enters I at step t + 1: spikelocal's W_rec s[t-1], with no delay.
 """
 from __future__ import annotations
 
@@ -75,6 +77,11 @@ def build(arrays: Mapping[str, np.ndarray], spikes: np.ndarray, target: str = "n
         syn.w = arrays[f"l{l}_w"]
         mon = b2.SpikeMonitor(group, name=f"spikes{l}")
         objects += [group, syn, mon]
+        if f"l{l}_rec_w" in arrays:
+            rec = b2.Synapses(group, group, model="w : 1", on_pre="Iin_post += w", dt=dt, name=f"rec{l}")
+            rec.connect(i=arrays[f"l{l}_rec_pre"].astype(np.int64), j=arrays[f"l{l}_rec_post"].astype(np.int64))
+            rec.w = arrays[f"l{l}_rec_w"]
+            objects.append(rec)
         monitors.append(mon)
         pre = group
     net = b2.Network(*objects)
@@ -128,7 +135,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     elif "sample_spikes" in arrays:
         spikes = arrays["sample_spikes"]
     else:
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(0)  # standalone script: cannot import spikelocal.seeds
         spikes = rng.random((4, int(arrays["steps"]), int(arrays["n_input"]))) < 0.2
     counts = run_counts(arrays, spikes.reshape(spikes.shape[0], spikes.shape[1], -1).astype(bool), args.target)
     for l, c in enumerate(counts, start=1):

@@ -21,13 +21,15 @@ below sees a per-step error either way (:mod:`spikelocal.rules.window_loss`).
 
 ``bp`` differentiates L with autograd through the whole sequence (the core's simulator with
 ``Want(differentiable=True)``; the graph spans all chunks, so memory grows with T, which is
-the nature of BPTT). The reset is excluded from the gradient, as in the local rule. The fixed
+the nature of BPTT). ``truncate: true`` (truncated BPTT) differentiates each chunk's loss
+through that chunk only and detaches the state carried into the next one, so memory follows
+``training.time_chunk``, not T. The reset is excluded from the gradient, as in the local rule. The fixed
 readouts of the hidden layers are not trained by this rule; their accuracies are still
 logged as probes of what each layer represents.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 import torch
 from torch import Tensor
@@ -70,16 +72,28 @@ class BPRule(Rule):
             logits = out.layer.readout_logits(out.pooled.reshape(k * b, *out.layer.pooled_shape))
             # d/dlogits of this sum is the closed-form error: the loss of losses.py
             terms.append((logits * per_step(err, k, windows.group_len)).sum())
+            if self.options.truncate:   # backward through this piece only, then cut the graph
+                add(terms.pop())
+                state.neurons = [tuple(t.detach() for t in s) for s in state.neurons]
+
+        params = [p for layer, on in zip(net.layers, active) if on for p in layer.parameters()]
+        sums: list[Optional[Tensor]] = [None] * len(params)
+
+        def add(total: Tensor) -> None:
+            if not params or not total.requires_grad:
+                return
+            for j, g in enumerate(torch.autograd.grad(total, params, allow_unused=True)):
+                if g is not None:
+                    sums[j] = g if sums[j] is None else sums[j] + g
 
         with torch.enable_grad():
             state = run_windows(self.simulator, chunks, self.options.window, forward)
             if state is None:
                 raise ValueError("compute_updates got no input chunks")
-            params = [p for layer, on in zip(net.layers, active) if on for p in layer.parameters()]
-            total = torch.stack(terms).sum() if terms else None
-            grads = torch.autograd.grad(total, params, allow_unused=True) if params else ()
+            if terms:
+                add(torch.stack(terms).sum())
         scale = 1.0 / (labels.shape[0] * state.steps)
-        for p, g in zip(params, grads):
+        for p, g in zip(params, sums):
             if g is not None:
                 p.grad.copy_(g).mul_(scale)
         return metrics.result(state.steps)
