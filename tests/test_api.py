@@ -109,3 +109,19 @@ def test_stages_as_functions_take_a_run(tmp_path: Path) -> None:
     in_memory = sl.train(tiny_config(training__epochs=1))
     with pytest.raises(sl.SpikelocalError, match="out=None"):
         sl.export.to_nir(in_memory, tmp_path / "x.nir")
+
+
+def test_public_functions_are_not_shadowed_by_submodules() -> None:
+    """Importing every module of the package leaves the public functions callable (a
+    submodule of the same name, imported late, would replace the package's attribute)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    for info in pkgutil.walk_packages(sl.__path__, "spikelocal."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for fn in (sl.train, sl.load_run, sl.load_config, sl.analysis.plot, sl.analysis.report,
+               sl.analysis.record, sl.hardware.convert, sl.export.to_nir, sl.core.simulate,
+               sl.core.three_factor, sl.rules.build):
+        assert inspect.isfunction(fn), fn

@@ -72,7 +72,7 @@ def plot(runs: Any, what: Sequence[str] = ("all",), out: Optional[Path] = None,
 def report(run: Any, out: Optional[Path] = None, samples: int = 100, epoch: Optional[int] = None,
            force: bool = False) -> Path:
     """One self-contained HTML page (figures, metrics, statistics, config); its path."""
-    from .report import write_report   # matplotlib
+    from .html_report import write_report   # matplotlib
 
     path = rundir.run_path(run)
     check_run(path)

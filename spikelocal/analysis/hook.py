@@ -69,7 +69,7 @@ class AnalysisHook(RunHook):
         if not plots_cfg.what and not plots_cfg.report:
             return
         from .plots import NEEDS_RECORDING, expand_names, write_plots
-        from .report import write_report
+        from .html_report import write_report
         from .rundata import DEFAULT_SAMPLES, RunData
 
         data = RunData(self.config.name or Path(out).name, self.config, trainer.rows, trainer.net,
