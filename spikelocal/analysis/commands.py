@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..cli import command
+from ..commands import command
 from ..errors import ConfigError
 
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:

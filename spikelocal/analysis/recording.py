@@ -40,7 +40,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .. import __version__, seeds
+from .. import seeds
+from ..version import __version__
 from ..config import ExperimentConfig
 from ..data import batch_generator, encode
 from ..errors import ConfigError, RunDirError
