@@ -37,7 +37,7 @@ def main() -> None:
     from spikelocal.hardware.convert import calibration_stats
     from spikelocal.core.network import simulate
     from spikelocal.rundir import load_network
-    from spikelocal.trainer import batch_generator, encode
+    from spikelocal.data import batch_generator, encode
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")

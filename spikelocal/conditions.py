@@ -37,14 +37,15 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 import torch
 from torch import Tensor
 
+from . import seeds
 from .config import ExperimentConfig, NoiseConfig
 from .core.network import Network, simulate
-from .trainer import HOOKS, RunHook, _TEST_SEED_OFFSET, batch_generator, evaluate
+from .data import ENCODERS, batch_generator, encode, to_unit
+from .trainer import HOOKS, RunHook, evaluate
 
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-_NOISE_SEED_OFFSET = 2_000_029
 PRUNE_FILE = "prune.json"
 
 
@@ -123,9 +124,6 @@ def spike_noise(spikes: Tensor, noise: NoiseConfig, gen: torch.Generator) -> Ten
 def noisy_chunks(config: ExperimentConfig, x_uint8: Any, enc_gen: torch.Generator,
                  noise_gen: torch.Generator) -> Iterator[Tensor]:
     """The test input of one batch (uint8 pixels, or recorded event frames) with noise applied."""
-    from .data import ENCODERS, to_unit
-    from .trainer import encode
-
     data, noise = config.data, config.noise
     if isinstance(x_uint8, Tensor):
         x = gaussian_pixels(to_unit(x_uint8), noise.gaussian, noise_gen)
@@ -144,8 +142,8 @@ def evaluate_noisy(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor)
     bs = config.training.eval_batch_size
     correct = 0
     for i, start in enumerate(range(0, len(x), bs)):
-        enc_gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, i)
-        noise_gen = batch_generator(config.seed + _NOISE_SEED_OFFSET, 0, i)
+        enc_gen = batch_generator(config.seed + seeds.TEST_ENCODING, 0, i)
+        noise_gen = batch_generator(config.seed + seeds.CONDITION_NOISE, 0, i)
         result = simulate(net, noisy_chunks(config, x[start:start + bs], enc_gen, noise_gen))
         correct += int((result.logits[-1].argmax(1) == y[start:start + bs]).sum())
     return correct / len(x)

@@ -23,12 +23,12 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
+from . import seeds
 from .config import ExperimentConfig
+from .data import batch_generator, encode
 from .rules import RULES
 from .rules.base import Rule
-from .trainer import HOOKS, RunHook, Trainer, batch_generator, encode
-
-_ALIGN_SEED_OFFSET = 2_000_029
+from .trainer import HOOKS, RunHook, Trainer
 
 
 def angle_degrees(a: Tensor, b: Tensor) -> float:
@@ -42,7 +42,7 @@ def angle_degrees(a: Tensor, b: Tensor) -> float:
 
 
 def _weight_updates(rule: Rule, x_uint8: Tensor, y: Tensor, config: ExperimentConfig) -> list[Tensor]:
-    gen = batch_generator(config.seed + _ALIGN_SEED_OFFSET, 0, 0)
+    gen = batch_generator(config.seed + seeds.ALIGNMENT, 0, 0)
     rule.compute_updates(encode(config, x_uint8, gen), y, [True] * len(rule.net.layers))
     return [layer.weight.grad.detach().clone() for layer in rule.net.layers]
 

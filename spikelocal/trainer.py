@@ -13,16 +13,16 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from . import budget, distributed, rundir
+from . import budget, distributed, rundir, seeds
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
-from .data import ENCODERS, Dataset, EventFrames, decision_start, load_dataset, to_unit
+from .data import Dataset, batch_generator, decision_start, encode, load_dataset
 from .devices import compute_dtype, resolve_device
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
@@ -30,9 +30,6 @@ from .health import training_warnings
 from .registry import Registry
 from .rules import RULES
 from .rules.base import BatchResult, Rule, zero_grads
-
-_TEST_SEED_OFFSET = 1_000_003
-
 
 class RunHook:
     """Optional work around training (recording, diagnostics, pruning masks...).
@@ -73,25 +70,6 @@ def build_hooks(config: ExperimentConfig) -> list[RunHook]:
     return [hook for hook in hooks if hook is not None]
 
 
-def batch_generator(seed: int, epoch: int, batch: int) -> torch.Generator:
-    """The generator for the encoding of one batch: a pure function of its position."""
-    return torch.Generator().manual_seed(((seed * 7919 + epoch) * 104729 + batch) % (2**63))
-
-
-def encode(config: ExperimentConfig, x_uint8: Tensor | EventFrames, gen: torch.Generator,
-           device: Optional[torch.device] = None) -> Iterator[Tensor]:
-    """Chunks of the encoded batch, on the device of ``x_uint8`` (images are encoded where
-    they are); recorded event frames are binned on the host and sent to ``device``."""
-    data = config.data
-    if isinstance(x_uint8, EventFrames):  # recorded spike trains: already binned into data.steps frames
-        chunks = x_uint8.chunks(config.training.time_chunk, data.events.binarize)
-        if device is None or device.type == "cpu":
-            return chunks
-        return (c.to(device, non_blocking=True) for c in chunks)
-    return ENCODERS.get(data.encoding)(to_unit(x_uint8), data.steps,
-                                       config.training.time_chunk, data.gain, gen)
-
-
 def build_optimizer(net: Network, cfg: TrainingConfig) -> torch.optim.Optimizer:
     params = [p for p in net.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
@@ -126,7 +104,7 @@ def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Ev
     spikes = torch.zeros(len(net.layers), dtype=torch.float64, device=device)
     steps = config.data.steps
     for i, start in enumerate(range(0, len(x), bs)):
-        gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, i)
+        gen = batch_generator(config.seed + seeds.TEST_ENCODING, 0, i)
         batch = x[start:start + bs]
         if isinstance(batch, Tensor):
             batch = batch.to(device, non_blocking=True)
@@ -146,7 +124,7 @@ class Trainer:
     def __init__(self, config: ExperimentConfig, data: Dataset) -> None:
         self.config = config
         self.data = data
-        torch.manual_seed(config.seed)
+        torch.manual_seed(config.seed + seeds.WEIGHTS)
         self.device = resolve_device(config.training.device)
         # weights are drawn on the CPU (same seed, same weights on every device), then moved
         self.net = Network.from_config(config.network, data.input_shape, len(data.classes), config.seed)
@@ -159,6 +137,8 @@ class Trainer:
             self.data = data
         self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
         self.rule.score_from = decision_start(config.data)
+        if hasattr(self.rule, "memory_budget_mb"):
+            self.rule.memory_budget_mb = config.training.memory_budget_mb
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
         self.hooks: list[RunHook] = build_hooks(config)
@@ -192,7 +172,7 @@ class Trainer:
         epochs = cfg.training.epochs
         active = self.rule.active_layers(self.epoch, epochs)
         n, bs = len(data.train_x), cfg.training.batch_size
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 65537 + self.epoch))
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seeds.shuffle_seed(cfg.seed, self.epoch)))
         if isinstance(data.train_x, Tensor):
             order = order.to(data.train_x.device)
         layers = len(net.layers)

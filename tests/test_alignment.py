@@ -9,7 +9,8 @@ import torch
 
 from spikelocal.diagnostics import alignment_angles, angle_degrees
 from spikelocal.rules import RULES
-from spikelocal.trainer import Trainer, batch_generator, encode, run
+from spikelocal.data import batch_generator, encode
+from spikelocal.trainer import Trainer, run
 from spikelocal.data import load_dataset
 from tests.conftest import tiny_config
 

@@ -12,7 +12,9 @@ from spikelocal import rundir
 from spikelocal.analysis.recording import load_recording, record, save_recording
 from spikelocal.data import load_dataset
 from spikelocal.errors import ConfigError, RunDirError
-from spikelocal.trainer import _TEST_SEED_OFFSET, Trainer, batch_generator, encode, evaluate, run
+from spikelocal import seeds
+from spikelocal.data import batch_generator, encode
+from spikelocal.trainer import Trainer, evaluate, run
 
 from conftest import tiny_config
 
@@ -23,7 +25,7 @@ def test_recording_matches_chunked_simulation(tiny_run):
     rec = record(net, config, data.test_x, data.test_y, 10, epoch=3)
     # the same encoded inputs through layer.step in chunks of K = time_chunk
     x = torch.cat(list(encode(config, data.test_x[:config.training.eval_batch_size],
-                              batch_generator(config.seed + _TEST_SEED_OFFSET, 0, 0))))
+                              batch_generator(config.seed + seeds.TEST_ENCODING, 0, 0))))
     assert np.array_equal(rec.inputs, x[:, :10].reshape(x.shape[0], 10, -1).transpose(0, 1).numpy())
     states = net.init_states(x.shape[1])
     inp = x

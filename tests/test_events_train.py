@@ -13,7 +13,8 @@ from spikelocal.data import load_dataset
 from spikelocal.data.event_writers import synthetic_nmnist, write_dvsgesture_file, write_shd_file
 from spikelocal.config import input_spec
 from spikelocal.rundir import load_network
-from spikelocal.trainer import Trainer, encode, run
+from spikelocal.data import encode
+from spikelocal.trainer import Trainer, run
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -43,8 +43,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .. import __version__
+from .. import __version__, seeds
 from ..config import ExperimentConfig
+from ..data import batch_generator, encode
 from ..errors import ConfigError, RunDirError
 from ..core.network import Network
 from ..core.simulate import Simulator, Want
@@ -123,8 +124,6 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
            variables: tuple[str, ...] | list[str] = VARIABLES, epoch: int = 0,
            classes: Optional[list[str]] = None) -> Recording:
     """Record ``samples`` test samples of ``net``, step by step (see the module docstring)."""
-    from ..trainer import _TEST_SEED_OFFSET, batch_generator, encode
-
     chosen = recorded_layers(config, net, layers)
     unknown = [v for v in variables if v not in VARIABLES]
     if unknown:
@@ -142,7 +141,7 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
     for b in range(n_batches):
         x = test_x[b * bs:(b + 1) * bs]
         y = test_y[b * bs:(b + 1) * bs]
-        gen = batch_generator(config.seed + _TEST_SEED_OFFSET, 0, b)
+        gen = batch_generator(config.seed + seeds.TEST_ENCODING, 0, b)
         chunks = list(encode(config, x, gen))
         keep = min(len(x), samples - b * bs)
         full = torch.cat(chunks, 0)                      # [T, B, *in]

@@ -8,15 +8,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import seeds
 from ..config import DataConfig
 from .encoders import ENCODERS, SpikeEncoder
+from .encoding import batch_generator, encode, to_unit
 from .event_frames import EventFrames
 from .idx import CLASS_NAMES, data_root, load_idx_dataset
 from .synthetic import make_synthetic
 from .tasks import decision_start, load_task
 
 __all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "SpikeEncoder", "to_unit",
-           "decision_start"]
+           "encode", "batch_generator", "decision_start"]
 
 
 @dataclass
@@ -32,16 +34,11 @@ class Dataset:
         return tuple(self.train_x.shape[1:])
 
 
-def to_unit(x: Tensor) -> Tensor:
-    """uint8 pixels -> float32 in [0, 1]."""
-    return x.to(torch.float32).div_(255.0)
-
-
 def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Indices of ``fraction`` of every class (at least one each), chosen with ``seed``."""
     if fraction >= 1.0:
         return np.arange(len(labels))
-    rng = np.random.default_rng(seed + 104729)
+    rng = np.random.default_rng(seed + seeds.TRAIN_SUBSET)
     keep = []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)

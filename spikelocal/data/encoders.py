@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import seeds
 from ..kernels import bernoulli_u16
 from ..registry import Registry
 
@@ -103,6 +104,6 @@ class SpikeEncoder:
 
     def __call__(self, x: Tensor) -> Iterator[Tensor]:
         unit = x.to(torch.float32).div_(255.0) if x.dtype == torch.uint8 else x.to(torch.float32)
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.calls)
+        gen = torch.Generator().manual_seed(seeds.spike_encoder_seed(self.seed, self.calls))
         self.calls += 1
         return self.encode(unit, self.steps, self.chunk, self.gain, gen)

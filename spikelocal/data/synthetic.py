@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import seeds
 from ..config import SyntheticConfig
 
 
 def make_synthetic(cfg: SyntheticConfig, seed: int) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(seed + 7919)
+    rng = np.random.default_rng(seed + seeds.SYNTHETIC_DATA)
     shape = tuple(cfg.shape)
     prototypes = (rng.random((cfg.classes, *shape)) > 0.5).astype(np.float32)
 

@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 
+from .. import seeds
 from ..config import CueAccumulationConfig, DataConfig, DelayedRecallConfig, RandmanConfig
 from ..config.datasets import check_task_config, decision_start, task_input_spec, task_steps  # noqa: F401
 from .event_frames import EventFrames
@@ -125,20 +126,20 @@ def load_task(cfg: DataConfig) -> TaskData:
     """(train frames, train labels, test frames, test labels, class names) of a task."""
     if cfg.dataset == "cue_accumulation":
         c = cfg.cue_accumulation
-        rng = np.random.default_rng([c.seed, 1])
+        rng = np.random.default_rng([c.seed, seeds.TASK_CUE_ACCUMULATION])
         train = cue_accumulation(c, c.n_train, rng)
         test = cue_accumulation(c, c.n_test, rng)
         names = ["left", "right"]
     elif cfg.dataset == "delayed_recall":
         r = cfg.delayed_recall
-        rng = np.random.default_rng([r.seed, 2])
+        rng = np.random.default_rng([r.seed, seeds.TASK_DELAYED_RECALL])
         patterns = np.stack([rng.permutation(r.channels) < r.channels // 2 for _ in range(r.classes)])
         train = delayed_recall(r, r.n_train, rng, patterns)
         test = delayed_recall(r, r.n_test, rng, patterns)
         names = [f"pattern {i}" for i in range(r.classes)]
     else:
         m = cfg.randman
-        frames, labels = randman(m, cfg.steps, np.random.default_rng([m.seed, 3]))
+        frames, labels = randman(m, cfg.steps, np.random.default_rng([m.seed, seeds.TASK_RANDMAN]))
         n_test = int(round(len(labels) * m.test_fraction))
         cut = len(labels) - n_test
         train, test = (frames[:cut], labels[:cut]), (frames[cut:], labels[cut:])

@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+from .. import seeds
 from ..errors import ExportError
 
 FORMATS = ("nir", "netx", "brian2", "cores")
@@ -129,12 +130,11 @@ def _test_samples(config: Any, n: int):
     """The first ``n`` test images encoded as the run encodes them: [n, T, ...] and labels."""
     import torch
 
-    from ..data import load_dataset
-    from ..trainer import batch_generator, encode
+    from ..data import batch_generator, encode, load_dataset
 
     data = load_dataset(config.data, config.seed)
     x, y = data.test_x[:n], data.test_y[:n]
-    spikes = torch.cat(list(encode(config, x, batch_generator(config.seed + 1_000_003, 0, 0))))
+    spikes = torch.cat(list(encode(config, x, batch_generator(config.seed + seeds.TEST_ENCODING, 0, 0))))
     return spikes.transpose(0, 1), y
 
 

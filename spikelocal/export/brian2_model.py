@@ -135,7 +135,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     elif "sample_spikes" in arrays:
         spikes = arrays["sample_spikes"]
     else:
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(0)  # standalone script: cannot import spikelocal.seeds
         spikes = rng.random((4, int(arrays["steps"]), int(arrays["n_input"]))) < 0.2
     counts = run_counts(arrays, spikes.reshape(spikes.shape[0], spikes.shape[1], -1).astype(bool), args.target)
     for l, c in enumerate(counts, start=1):

@@ -9,13 +9,14 @@ from typing import Any, Optional
 
 import torch
 
+from .. import seeds
+from ..data import batch_generator, encode, load_dataset
 from ..errors import DataError, ExportError
 from ..core.network import Network
 from .common import require_hard_reset, require_spiking
 
 log = logging.getLogger(__name__)
 CALIBRATION_IMAGES = 256
-_SEED = 7_777_777  # the seed offset of spikelocal.hardware.convert, so both calibrate alike
 
 
 def integer_network(config: Any, net: Network, target: str = "loihi", weight_bits: int = 8,
@@ -44,13 +45,10 @@ def integer_network(config: Any, net: Network, target: str = "loihi", weight_bit
 
 def calibration_spikes(config: Any) -> Optional[torch.Tensor]:
     """Encoded training images [T, B, ...] for calibration, or None when the data is missing."""
-    from ..data import load_dataset
-    from ..trainer import batch_generator, encode
-
     try:
         data = load_dataset(config.data, config.seed)
     except DataError as exc:
         log.warning("no data for calibration (%s); using worst-case exponents", exc)
         return None
     x = data.train_x[:CALIBRATION_IMAGES]
-    return torch.cat(list(encode(config, x, batch_generator(config.seed + _SEED, 1, 0))))
+    return torch.cat(list(encode(config, x, batch_generator(config.seed + seeds.CALIBRATION, 1, 0))))

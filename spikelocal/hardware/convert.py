@@ -29,12 +29,12 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from ..data import load_dataset
+from .. import seeds
+from ..data import batch_generator, encode, load_dataset
 from ..errors import ConfigError, ExportError, RunDirError
 from ..export.common import require_feed_forward
 from ..core.network import Network
 from ..rundir import load_network, open_run, run_path
-from ..trainer import batch_generator, encode
 from .corefile import read_corefile, write_corefile
 from .fixed_point import IntegerNetwork, LayerStats, Rounding, quantize_network
 from .mapping import map_network
@@ -42,7 +42,6 @@ from .reference import run_float
 from .simulator import simulate_integer
 from .targets import Target, load_target
 
-_SEED = 7_777_777
 SWEEP_BITS = (2, 3, 4, 5, 6, 7, 8)
 
 
@@ -65,7 +64,7 @@ class Evaluator:
 
     def batches(self):
         for i, start in enumerate(range(0, len(self.x), self.bs)):
-            gen = batch_generator(self.config.seed + _SEED, 0, i)
+            gen = batch_generator(self.config.seed + seeds.CALIBRATION, 0, i)
             spikes = torch.cat(list(encode(self.config, self.x[start:start + self.bs], gen)))
             yield spikes, self.y[start:start + self.bs].numpy()
 
@@ -131,7 +130,7 @@ def convert(run_dir: "str | os.PathLike[str] | Any", out_dir: Optional[str | os.
     x, y = data.test_x, data.test_y
     if test_samples is not None:
         x, y = x[:test_samples], y[:test_samples]
-    calib = torch.cat(list(encode(config, data.train_x[:256], batch_generator(config.seed + _SEED, 1, 0))))
+    calib = torch.cat(list(encode(config, data.train_x[:256], batch_generator(config.seed + seeds.CALIBRATION, 1, 0))))
     ev = Evaluator(config, x, y, batch_size)
 
     stats = calibration_stats(net, calib)

@@ -35,6 +35,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 import torch
 
+from .. import seeds
 from ..errors import ExportError
 from ..core.network import Network
 from .targets import Target
@@ -120,7 +121,7 @@ def choose_clip(weight: np.ndarray, m: int) -> float:
     if top == 0.0:
         return 1.0
     if w.size > 200_000:
-        w = w[np.random.default_rng(0).choice(w.size, 200_000, replace=False)]
+        w = w[np.random.default_rng(seeds.QUANTILE_SUBSAMPLE).choice(w.size, 200_000, replace=False)]
     best, best_err = top, math.inf
     for frac in np.geomspace(1.0, 0.02, 80):
         c = top * frac

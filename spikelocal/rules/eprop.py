@@ -37,6 +37,7 @@ from typing import Iterable, Optional
 import torch
 from torch import Tensor
 
+from .. import seeds
 from ..config.rules import EpropOptions
 from ..core.network import Network
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
@@ -65,7 +66,7 @@ class EpropRule(Rule):
             raise ConfigError("rule.feedback: 'symmetric' feeds W_out back to the layer right below the "
                               f"output only; this network has {len(hidden)} hidden layers (use random or readout)")
         out = net.layers[-1]
-        gen = torch.Generator().manual_seed(seed * 7919 + 4099)
+        gen = torch.Generator().manual_seed(seeds.eprop_feedback_seed(seed))
         scale = float(out.weight.detach().std()) * options.feedback_scale
         self.feedback = [torch.randn((net.num_classes, layer.num_neurons), generator=gen) * scale
                          for layer in hidden] if options.feedback == "random" else []

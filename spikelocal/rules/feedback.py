@@ -49,10 +49,10 @@ from torch import Tensor
 from ..core.layers import Layer
 from ..core.network import Network
 from . import RULES
+from .. import seeds
 from ..config.rules import DFAOptions, FAOptions, OutputLossOptions, SignSymmetryOptions
 from .targets import DeltaRule, Forward, synapse_adjoint
 
-_FEEDBACK_SEED = 15_485_863  # keeps the feedback stream apart from the weight stream
 
 
 def init_gain(layer: Layer) -> float:
@@ -65,7 +65,7 @@ class FeedbackRule(DeltaRule):
 
     def __init__(self, net: Network, options: OutputLossOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.generator = torch.Generator().manual_seed(seed + _FEEDBACK_SEED)
+        self.generator = torch.Generator().manual_seed(seed + seeds.FEEDBACK)
 
     def hidden_signals(self, err: Tensor, deltas: list[Tensor | None], i: int) -> Tensor:
         """dL/d(pooled activity of hidden layer i), [N, *pooled_shape], given the deltas above."""

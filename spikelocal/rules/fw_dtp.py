@@ -28,10 +28,10 @@ from torch import Tensor
 
 from ..core.network import Network
 from . import RULES
+from .. import seeds
 from ..config.rules import FWDTPOptions
 from .targets import DeltaRule, Forward
 
-_FEEDBACK_SEED = 32_452_843  # keeps the feedback stream apart from the weight stream
 
 _PHI = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "linear": lambda v: v}
 
@@ -46,7 +46,7 @@ class FWDTPRule(DeltaRule):
 
     def __init__(self, net: Network, options: FWDTPOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        gen = torch.Generator().manual_seed(seed + _FEEDBACK_SEED)
+        gen = torch.Generator().manual_seed(seed + seeds.FW_DTP_FEEDBACK)
         self.phi = _PHI[options.feedback_activation]
         self.feedback: dict[int, Tensor] = {}
         for i, layer in enumerate(net.layers):
