@@ -137,6 +137,8 @@ class Trainer:
             self.data = data
         self.rule: Rule = RULES.get(config.rule.name)(self.net, config.rule, config.seed)
         self.rule.score_from = decision_start(config.data)
+        if hasattr(self.rule, "memory_budget_mb"):
+            self.rule.memory_budget_mb = config.training.memory_budget_mb
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
         self.hooks: list[RunHook] = build_hooks(config)

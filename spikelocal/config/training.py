@@ -26,6 +26,10 @@ class TrainingConfig(Strict):
     time_chunk: int = Field(
         25, gt=0, description="time steps simulated per batched matrix product: a memory and speed "
         "setting only, it never changes results (the loss window is rule.window)")
+    memory_budget_mb: Optional[float] = Field(
+        768, gt=0, description="MB that one chunk's tensors of the local rule may use: a batch whose "
+        "chunk would need more goes through in sub-batches of whole samples (same results); "
+        "null: no limit")
     threads: Optional[int] = Field(None, gt=0, description="torch threads; default: all cores")
     progress: bool = True
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$",

@@ -25,6 +25,12 @@ from .neurons import NeuronModel, build_neuron
 
 Shape = tuple[int, ...]
 
+#: conv layers with at least this many input channels run both convolutions (current and
+#: weight update) in the channels-last layout, oneDNN's fast path for them (measured 1.6-2.2x
+#: on the 64 -> 128 channel, 7x7 layer, fp32 and bf16); with one or a few input channels the
+#: layout only adds copies. Records stay in the default layout: the neuron loops read them flat.
+CHANNELS_LAST_MIN = 8
+
 
 class LayerStep(NamedTuple):
     """What one call of :meth:`Layer.step` produces for K steps (all [K, B, ...])."""
@@ -158,20 +164,33 @@ class Layer(nn.Module):
         """A product's result back in the weights' dtype (float32)."""
         return t if self.compute_dtype is None else t.to(self.weight.dtype)
 
+    def _layout(self, t: Tensor) -> Tensor:
+        """A conv operand in the layout its convolution runs fastest in (CHANNELS_LAST_MIN)."""
+        if self.in_shape[0] >= CHANNELS_LAST_MIN:
+            return t.contiguous(memory_format=torch.channels_last)
+        return t
+
     def synapse(self, x: Tensor) -> Tensor:
         """Synaptic current for a batch of inputs [N, *in_shape] -> [N, *out_shape]."""
         w = self._low(self.weight)
         if self.kind in ("dense", "recurrent"):
             return self._back(self._low(x.reshape(x.shape[0], -1)) @ w.t())
-        return self._back(F.conv2d(self._low(x), w, stride=self.cfg.stride, padding=self.cfg.padding))
+        out = F.conv2d(self._layout(self._low(x)), self._layout(w), stride=self.cfg.stride,
+                       padding=self.cfg.padding)
+        # back to float32 and to the default layout in one pass
+        return out.to(dtype=self.weight.dtype, memory_format=torch.contiguous_format)
 
     def weight_grad(self, pre: Tensor, delta: Tensor) -> Tensor:
-        """dW = sum over the batch of delta (post) x pre (eligibility); one large product."""
+        """dW = sum over the batch of delta (post) x pre (eligibility); one large product.
+
+        For a conv layer this is one weight-gradient convolution over all K*B sample-steps
+        of a chunk (oneDNN's backward-weights kernel, no explicit unfold)."""
         pre, delta = self._low(pre), self._low(delta)
         if self.kind in ("dense", "recurrent"):
             return self._back(delta.reshape(delta.shape[0], -1).t() @ pre.reshape(pre.shape[0], -1))
-        return self._back(torch.nn.grad.conv2d_weight(pre, self.weight.shape, delta,
-                                                      stride=self.cfg.stride, padding=self.cfg.padding))
+        grad = torch.nn.grad.conv2d_weight(self._layout(pre), self.weight.shape, self._layout(delta),
+                                           stride=self.cfg.stride, padding=self.cfg.padding)
+        return grad.to(dtype=self.weight.dtype, memory_format=torch.contiguous_format)
 
     def bias_grad(self, delta: Tensor, bias_trace: Tensor) -> Tensor:
         """db from delta [K, B, *out_shape] and dV/db per step [K]."""
@@ -181,18 +200,28 @@ class Layer(nn.Module):
 
     # -- pooling and readout -------------------------------------------------------------
     def pool(self, act: Tensor) -> Tensor:
-        """Sum pooling of [N, C, H, W] activity (identity without pooling)."""
+        """Sum pooling of [N, C, H, W] activity (identity without pooling).
+
+        Written as p + p strided additions (rows, then columns): on the CPU this is 2-3x
+        faster than ``avg_pool2d`` times p^2, and exact for spikes (small integer sums)."""
         if self.cfg.pool == 1 or self.kind != "conv":
             return act
         p = self.cfg.pool
-        return F.avg_pool2d(act, p) * (p * p)
+        rows = act[..., 0::p, :]
+        for i in range(1, p):
+            rows = rows + act[..., i::p, :]
+        out = rows[..., 0::p]
+        for j in range(1, p):
+            out = out + rows[..., j::p]
+        return out
 
     def pool_adjoint(self, grad: Tensor) -> Tensor:
         """Transpose of :meth:`pool`: each pooled gradient goes to all of its inputs."""
         if self.cfg.pool == 1 or self.kind != "conv":
             return grad
         p = self.cfg.pool
-        return grad.repeat_interleave(p, dim=-2).repeat_interleave(p, dim=-1)
+        *lead, h, w = grad.shape
+        return grad[..., :, None, :, None].expand(*lead, h, p, w, p).reshape(*lead, h * p, w * p)
 
     def readout_logits(self, act: Tensor) -> Tensor:
         """Class scores G r for a batch of pooled activity [N, *pooled_shape] -> [N, C]."""

@@ -33,14 +33,21 @@ the autograd gradient of the layer's local loss with its input detached and the 
 excluded from the gradient (``tests/test_local_rule.py`` checks it).
 
 ``mode: layerwise`` trains one layer at a time: epochs are split evenly, layer 1 first.
+
+Memory: when a chunk of the whole batch would not fit ``memory_budget_mb`` (the trainer sets
+it from ``training.memory_budget_mb``), the batch goes through in sub-batches of whole
+samples, each in one pass with the chunk unchanged (:mod:`spikelocal.core.memory` says why
+this beats a shorter chunk); the sums over samples are the same.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import itertools
+from typing import Iterable, Optional
 
 import torch
 from torch import Tensor
 
+from ..core import memory
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import three_factor
 from ..core.windows import PieceWindows, run_windows
@@ -55,6 +62,8 @@ from .window_loss import BatchMetrics, scale_grads
 @RULES.register("local")
 class LocalRule(Rule):
     Options = LocalOptions
+    #: MB a chunk's tensors may use (None: no limit); see the module docstring
+    memory_budget_mb: Optional[float] = memory.DEFAULT_BUDGET_MB
 
     def __init__(self, net: Network, options: LocalOptions, seed: int) -> None:
         super().__init__(net, options, seed)
@@ -74,6 +83,30 @@ class LocalRule(Rule):
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,
                         active: list[bool]) -> BatchResult:
         zero_grads(self.net)
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        if first is None:
+            raise ValueError("compute_updates got no input chunks")
+        batch = labels.shape[0]
+        size = memory.sub_batch(self.net.layers, first.shape[0], batch, self.memory_budget_mb)
+        if size == batch:  # the whole batch at once, its chunks encoded lazily
+            metrics, steps = self._updates(itertools.chain([first], chunks), labels, active)
+            scale_grads(self.net, batch, steps)
+            return metrics.result(steps)
+        # sub-batches of whole samples: the input (small) is held, each part runs in one pass
+        x = torch.cat([first, *chunks])
+        parts = [self._updates(torch.split(x[:, part], first.shape[0]), labels[part], active)
+                 for part in memory.splits(batch, size)]
+        steps = parts[0][1]
+        scale_grads(self.net, batch, steps)
+        scale = 1.0 / (batch * steps)
+        return BatchResult([torch.cat([m.logits[i] for m, _ in parts]) for i in range(len(self.net.layers))],
+                           [sum(float(m.loss[i]) for m, _ in parts) * scale for i in range(len(self.net.layers))],
+                           [torch.cat([m.counts[i] for m, _ in parts]) for i in range(len(self.net.layers))])
+
+    def _updates(self, chunks: Iterable[Tensor], labels: Tensor, active: list[bool]) -> tuple[BatchMetrics, int]:
+        """Add the updates of the samples of ``labels`` to the grads (scaled for the whole
+        batch at the end); returns their metrics and the number of steps."""
         metrics = BatchMetrics(self.net, labels, self.loss_fn, self.score_from)
 
         def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
@@ -87,5 +120,4 @@ class LocalRule(Rule):
         state = run_windows(self.simulator, chunks, self.options.window, update)
         if state is None:
             raise ValueError("compute_updates got no input chunks")
-        scale_grads(self.net, labels.shape[0], state.steps)
-        return metrics.result(state.steps)
+        return metrics, state.steps
