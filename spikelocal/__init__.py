@@ -24,7 +24,7 @@ Stages of a finished run, as functions (the CLI's commands call the same ones)::
 Subpackages: ``sl.core`` (neurons, layers, the time loop), ``sl.rules``, ``sl.data``,
 ``sl.export``, ``sl.hardware``, ``sl.analysis``, ``sl.sweep``.
 """
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 from . import analysis, core, data, export, hardware, rules  # noqa: E402
 from .api import Run, load_config, load_run, train  # noqa: E402

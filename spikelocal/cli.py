@@ -11,22 +11,12 @@ import inspect
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
+from . import api, distributed, rundir
+from .version import __version__
+from .commands import COMMAND_MODULES, COMMANDS, Command, command, load_commands  # noqa: F401
 from .errors import RunFailed, SpikelocalError
-
-Command = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command]] = {}
-
-
-def command(name: str, setup: Callable[[argparse.ArgumentParser], None]) -> Callable[[Command], Command]:
-    """Register a sub-command: ``setup`` adds its arguments, the function runs it."""
-
-    def decorator(fn: Command) -> Command:
-        COMMANDS[name] = (setup, fn)
-        return fn
-
-    return decorator
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -47,8 +37,6 @@ def _run(args: argparse.Namespace) -> int:
 
     Example: spikelocal run experiments/quickstart.yaml --set training.epochs=1 --out runs/q1
     """
-    from . import api, distributed, rundir
-
     device = [f"training.device={args.device}"] if args.device else []
     config = api.load_config(args.experiment, [*args.overrides, *device])
     out = args.out
@@ -78,23 +66,8 @@ export and sweep them. 'spikelocal COMMAND --help' says what a command does, wit
 
 Example: spikelocal run experiments/quickstart.yaml"""
 
-#: modules that register further sub-commands with @command (one line per feature)
-COMMAND_MODULES: tuple[str, ...] = (
-    "spikelocal.sweep.commands",
-    "spikelocal.analysis.commands",
-    "spikelocal.hardware.commands",
-    "spikelocal.export.commands",
-)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
-
-    from . import __version__
-
-    for module in COMMAND_MODULES:
-        importlib.import_module(module)
-
+    load_commands()
     parser = argparse.ArgumentParser(prog="spikelocal", description=MAIN_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"spikelocal {__version__}")

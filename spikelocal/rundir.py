@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .version import __version__
 from .checkpoint import check_shapes, load_checkpoint
 from .config import ExperimentConfig, input_spec, load_resolved
 from .core.network import Network

@@ -59,7 +59,7 @@ HOOK_MODULES: tuple[str, ...] = (
     "spikelocal.conditions",
     "spikelocal.diagnostics",
     "spikelocal.analysis.hook",
-    "spikelocal.rules.predictive_coding_hook",
+    "spikelocal.predictive_coding_hook",
 )
 
 

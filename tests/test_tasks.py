@@ -81,3 +81,24 @@ def test_recurrent_experiment_trains_from_yaml(tmp_path):
     assert (tmp_path / "run" / "metrics.csv").exists()
     assert 0.0 <= run.test_accuracy <= 1.0
     assert run.network.layers[0].recurrent.shape == (20, 20)
+
+
+def test_recording_holds_the_adaptation_of_alif_layers(tmp_path):
+    from spikelocal.analysis.recording import load_recording, record, save_recording
+    from spikelocal.data import load_dataset
+
+    config = load_experiment(EXPERIMENTS / "cue_accumulation_eprop.yaml",
+                             ["data.cue_accumulation.n_train=8", "data.cue_accumulation.n_test=4",
+                              "network.weight_scale=8.0"])
+    data = load_dataset(config.data, 0)
+    net = Network.from_config(config.network, data.input_shape, 2, 0)
+    rec = record(net, config, data.test_x, data.test_y, samples=4, layers=[1],
+                 variables=["spikes", "adaptation"])
+    back = load_recording(save_recording(rec, tmp_path / "r.h5")).layers[1]
+    spikes, adaptation = back.spikes.astype(np.float64), back.adaptation
+    assert spikes.sum() > 0 and back.membrane is None
+    rho = np.exp(-config.network.neuron.dt / config.network.neuron.tau_adapt)
+    expected = np.zeros_like(adaptation)
+    for t in range(spikes.shape[1]):   # a[t] = rho a[t-1] + s[t]
+        expected[:, t] = (rho * expected[:, t - 1] if t else 0) + spikes[:, t]
+    np.testing.assert_allclose(adaptation, expected, rtol=1e-5, atol=1e-5)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..cli import command
+from ..commands import command
 from ..errors import ConfigError
 
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
@@ -33,7 +33,7 @@ def _record_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=100, help="test samples to record (default 100)")
     p.add_argument("--layers", help="1-based layers, comma-separated (default: every spiking layer)")
     p.add_argument("--variables", default="spikes,membrane,current",
-                   help="comma-separated subset of spikes,membrane,current")
+                   help="comma-separated subset of spikes,membrane,current,adaptation (ALIF layers)")
 
 
 @command("record", _record_args)

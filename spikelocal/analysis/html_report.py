@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__
+from ..version import __version__
 from ..outputs import atomic_write_text
 from .rundata import RunData
 

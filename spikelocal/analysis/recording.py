@@ -25,6 +25,9 @@ HDF5 layout (one file per recorded epoch, ``RUN/recordings/epoch_003.h5``)::
                                               units of ``threshold`` (a spike when V > threshold)
     /layer{l}/current      float32 [N, T, n]  synaptic current I[t]; dimensionless (added to V
                                               once per step, see spikelocal.core.neurons)
+    /layer{l}/adaptation   float32 [N, T, n]  ALIF layers only: the adaptation a[t] (the
+                                              threshold is threshold + adaptation * a[t-1];
+                                              an ALIF's ``membrane`` is V - adaptation * a[t-1])
 
 Neurons of conv layers are flattened in (channel, row, column) order (``neuron_shape``).
 Step t covers the time [t dt, (t + 1) dt).
@@ -40,7 +43,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .. import __version__, seeds
+from .. import seeds
+from ..version import __version__
 from ..config import ExperimentConfig
 from ..data import batch_generator, encode
 from ..errors import ConfigError, RunDirError
@@ -49,7 +53,7 @@ from ..core.simulate import Simulator, Want
 
 FORMAT = "spikelocal-recording"
 FORMAT_VERSION = 1
-VARIABLES = ("spikes", "membrane", "current")
+VARIABLES = ("spikes", "membrane", "current", "adaptation")
 RECORDINGS = "recordings"
 
 
@@ -61,6 +65,7 @@ class LayerRecording:
     spikes: Optional[np.ndarray]
     membrane: Optional[np.ndarray]
     current: Optional[np.ndarray]
+    adaptation: Optional[np.ndarray]     # ALIF layers only
     threshold: float
     neuron_shape: tuple[int, ...]
     attrs: dict = field(default_factory=dict)
@@ -151,14 +156,16 @@ def record(net: Network, config: ExperimentConfig, test_x: torch.Tensor, test_y:
             acc_correct, acc_count = _accuracy_by_step(step_out["scores"], y[:run_b])
         for l in chosen:
             for v in variables:
-                traces[l][v].append(step_out["traces"][l][v])
+                if v in step_out["traces"][l]:
+                    traces[l][v].append(step_out["traces"][l][v])
     layer_recs = {}
     for l in chosen:
         layer = net.layers[l - 1]
         ncfg = layer.neuron_cfg
-        arrays = {v: np.concatenate(traces[l][v], 0) if v in variables else None for v in VARIABLES}
+        arrays = {v: np.concatenate(traces[l][v], 0) if v in variables and traces[l][v] else None
+                  for v in VARIABLES}
         layer_recs[l] = LayerRecording(
-            l, arrays["spikes"], arrays["membrane"], arrays["current"], float(ncfg.threshold),
+            l, arrays["spikes"], arrays["membrane"], arrays["current"], arrays["adaptation"], float(ncfg.threshold),
             tuple(layer.out_shape),
             {"tau_syn": ncfg.tau_syn, "tau_mem": ncfg.tau_mem, "reset": ncfg.reset, "kind": ncfg.kind})
     dt = float(config.network.neuron.dt)
@@ -179,7 +186,7 @@ def _run_steps(net: Network, chunks: list[torch.Tensor], run_b: int, chosen: lis
     """Run the chunks through the core loop; return every layer's readout scores per step and
     the chosen layers' traces of the first ``keep`` samples."""
     sim = Simulator(net.layers, Want(membrane="membrane" in variables, current="current" in variables,
-                                     scores=True))
+                                     adaptation="adaptation" in variables, scores=True))
     state = sim.start(run_b)
     scores: list[list[torch.Tensor]] = [[] for _ in net.layers]
     per_step: dict[int, dict[str, list[torch.Tensor]]] = {l: {v: [] for v in variables} for l in chosen}
@@ -190,11 +197,15 @@ def _run_steps(net: Network, chunks: list[torch.Tensor], run_b: int, chosen: lis
             if out is None:
                 continue
             k = rec.output.shape[0]
-            sources = {"spikes": rec.output, "membrane": rec.membrane, "current": rec.current}
+            sources = {"spikes": rec.output, "membrane": rec.membrane, "current": rec.current,
+                       "adaptation": rec.adaptation}
             for v in variables:
+                if sources[v] is None:   # adaptation of a layer without it
+                    continue
                 values = sources[v][:, :keep].reshape(k, keep, -1)
                 out[v].extend((values.to(torch.uint8) if v == "spikes" else values).unbind(0))
-    traces = {l: {v: torch.stack(vals, 1).numpy() for v, vals in per.items()} for l, per in per_step.items()}
+    traces = {l: {v: torch.stack(vals, 1).numpy() for v, vals in per.items() if vals}
+              for l, per in per_step.items()}
     return {"scores": [torch.cat(s) for s in scores], "traces": traces}
 
 
@@ -238,7 +249,8 @@ def save_recording(rec: Recording, path: Path) -> Path:
                                 "threshold": layer.threshold, **layer.attrs})
                 for name, units in (("spikes", "spike (0/1) per step"),
                                     ("membrane", "dimensionless, threshold units (V before reset)"),
-                                    ("current", "dimensionless, added to V per step")):
+                                    ("current", "dimensionless, added to V per step"),
+                                    ("adaptation", "spikes, low-pass filtered with tau_adapt")):
                     arr = getattr(layer, name)
                     if arr is not None:
                         # spikes compress ~10x; floats barely, and gzip would cost more time than

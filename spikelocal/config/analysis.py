@@ -17,7 +17,7 @@ class RecordConfig(Strict):
     samples: int = Field(100, ge=0, description="test samples recorded; 0 turns recording off")
     epochs: Union[Literal["last", "all"], list[int]] = Field("last", description="1-based epochs")
     layers: Optional[list[int]] = Field(None, description="1-based layer numbers; default: every spiking layer")
-    variables: list[Literal["spikes", "membrane", "current"]] = ["spikes", "membrane", "current"]
+    variables: list[Literal["spikes", "membrane", "current", "adaptation"]] = ["spikes", "membrane", "current"]
 
 
 class PlotsConfig(Strict):

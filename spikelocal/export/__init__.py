@@ -20,15 +20,26 @@ reads the written file back with the real reader (snnTorch's ``import_from_nir``
 """
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 from typing import Any, Optional
 
+import torch
+
 from .. import seeds
+from ..data import batch_generator, encode, load_dataset
 from ..errors import ExportError
+from ..outputs import claim_output
+from ..rundir import load_network
+from .common import require_feed_forward
+from .formats import FORMATS_BY_NAME, ExportOptions
 
 FORMATS = ("nir", "netx", "brian2", "cores")
-DEFAULT_NAMES = {"nir": "network.nir", "netx": "network.net", "brian2": "brian2", "cores": "cores.h5"}
+#: the modules that register the formats (imported on first use: they pull in the readers
+#: and :mod:`spikelocal.hardware`, which itself imports parts of this package)
+FORMAT_MODULES = {"nir": "spikelocal.export.format_nir", "brian2": "spikelocal.export.format_brian2",
+                  "netx": "spikelocal.export.format_fixed", "cores": "spikelocal.export.format_fixed"}
 
 
 def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.PathLike[str]] = None,
@@ -44,94 +55,28 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     output (never the run directory itself). ``reader``: nir only, write the graph that this
     reader's own importer runs (``sinabs``, ``rockpool``; :mod:`.nir_portable`).
     """
-    from ..rundir import load_network
-
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if reader is not None and fmt != "nir":
         raise ExportError(f"--reader {reader!r} applies to --format nir only")
+    importlib.import_module(FORMAT_MODULES[fmt])
+    form = FORMATS_BY_NAME[fmt]
     config, net = load_network(run_dir)
-    from .common import require_feed_forward
-
-    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=fmt in ("nir", "brian2") and reader is None)
-    from ..outputs import claim_output
-
-    path = Path(out) if out is not None else Path(run_dir) / "export" / DEFAULT_NAMES[fmt]
-    claim_output(path, force, reading=[Path(run_dir)])
-    if fmt == "nir":
-        claim_output(path.with_name(path.stem + ".data.h5"), force, reading=[Path(run_dir)])
+    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=form.recurrent_ok and reader is None)
+    path = Path(out) if out is not None else Path(run_dir) / "export" / form.default_name
+    claim_output(path, force, reading=[Path(run_dir)])  # first: it refuses a path like "."
+    for owned in form.companions(path):
+        claim_output(owned, force, reading=[Path(run_dir)])
     if out is None:
         path.parent.mkdir(exist_ok=True)
-    checks: dict[str, Any] = {}
-    test = _test_samples(config, check)[0] if check else None
-    if fmt == "nir":
-        from .nir_export import run_recording_to_nir, write_nir
-        from .nir_portable import write_portable
-
-        if reader is None:
-            write_nir(net, path, dt)
-        else:
-            write_portable(net, path, reader, dt)
-        try:  # the graph and its recording come as a pair, or not at all
-            run_recording_to_nir(run_dir, net, path.with_name(path.stem + ".data.h5"))
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        if test is not None:
-            from .brian2_export import spikelocal_counts
-            from .nir_import import read_nir
-            from .parity import agreement, check_snntorch
-
-            if reader is None:
-                checks["snntorch"] = check_snntorch(net, test, path)
-            if not any(layer.is_recurrent for layer in net.layers):  # the importer reads chains only
-                checks["nir_reimport"] = agreement(spikelocal_counts(net, test),
-                                                    spikelocal_counts(read_nir(path, dt), test))
-    elif fmt == "brian2":
-        from .brian2_export import write_brian2
-
-        spikes, labels = _test_samples(config, samples) if samples else (None, None)
-        write_brian2(net, path, config.data.steps, spikes, labels)
-        if test is not None:
-            from .parity import check_brian2
-
-            checks["brian2"] = check_brian2(net, test, path)
-    else:
-        from .fixed import integer_network
-
-        int_net = integer_network(config, net, target, weight_bits,
-                                  max_weight_exp=0 if fmt == "netx" else None)
-        if fmt == "netx":
-            from .netx import write_netx
-
-            write_netx(int_net, path, net.layers[0].neuron_cfg.dt)
-            reader = "spikelocal.export.netx.read_netx"
-        else:
-            from .cores import write_cores
-
-            write_cores(int_net, path)
-            reader = "spikelocal.hardware.read_corefile"
-        if test is not None:
-            from ..hardware import read_corefile
-            from .netx import read_netx
-            from .parity import check_integer_readback
-
-            back = read_netx(path) if fmt == "netx" else read_corefile(path)
-            checks[f"{fmt}_readback ({reader})"] = check_integer_readback(int_net, back, test)
-            if fmt == "netx":
-                from .netx import read_netx_as_lava
-
-                checks["netx_as_lava_dl_reads_it (read_netx_as_lava)"] = check_integer_readback(
-                    int_net, read_netx_as_lava(path, target), test)
-    return path, checks
+    options = ExportOptions(Path(run_dir), dt, target, weight_bits, samples, reader,
+                            _test_samples(config, check)[0] if check else None,
+                            lambda n: _test_samples(config, n))
+    return path, form.write(config, net, path, options)
 
 
 def _test_samples(config: Any, n: int):
     """The first ``n`` test images encoded as the run encodes them: [n, T, ...] and labels."""
-    import torch
-
-    from ..data import batch_generator, encode, load_dataset
-
     data = load_dataset(config.data, config.seed)
     x, y = data.test_x[:n], data.test_y[:n]
     spikes = torch.cat(list(encode(config, x, batch_generator(config.seed + seeds.TEST_ENCODING, 0, 0))))

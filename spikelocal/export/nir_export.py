@@ -34,7 +34,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ExportError
 from ..core.network import Network
 from .common import atomic_output, require_feed_forward, require_hard_reset, require_spiking

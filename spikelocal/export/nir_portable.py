@@ -42,7 +42,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import __version__
+from ..version import __version__
 from ..core.network import Network
 from ..errors import ExportError
 from .common import atomic_output, layer_name

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import command
+from ..commands import command
 
 
 def _convert_args(p: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ At the equilibrium and for small gamma, -eps_l / gamma tends to the backprop err
 (Whittington & Bogacz; ``tests/test_rules_bio.py`` checks it), and every quantity is local:
 a prediction error and the activity of the pre-synaptic neuron. The relaxation is linear in
 the number of iterations; ``iterations_used`` counts them per batch and the trainer logs
-their mean per epoch (``pc_iterations`` in metrics.csv, :mod:`.predictive_coding_hook`).
+their mean per epoch (``pc_iterations`` in metrics.csv, :mod:`spikelocal.predictive_coding_hook`).
 Spiking layers relax the time-local linearisation phi(x_l) = h_l + pool(f'(V_l) (x_l - V_l))
 at every step (f' the surrogate) and use the eligibility trace as pre-synaptic factor.
 """

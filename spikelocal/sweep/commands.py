@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import command
+from ..commands import command
 
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:

@@ -1,13 +1,14 @@
 """Logs how many inference iterations predictive coding needed: the mean per batch of each
 epoch as ``pc_iterations`` in metrics.csv, and over the run in summary.json
-(``pc_iterations_mean``, ``pc_iterations_max``)."""
+(``pc_iterations_mean``, ``pc_iterations_max``). It lives beside the trainer, not in
+spikelocal.rules, because it hooks into the trainer, which sits above the rules."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Optional
 
-from ..config import ExperimentConfig
-from ..trainer import HOOKS, RunHook, Trainer
+from .config import ExperimentConfig
+from .trainer import HOOKS, RunHook, Trainer
 
 
 class InferenceIterations(RunHook):
