@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..config.rules import RuleOptions
 from ..core.network import Network
+from ..losses import LOSSES
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Rule(ABC):
         self.net = net
         self.options = options
         self.seed = seed
+        #: the readout loss of rules whose options name one (``loss``), else None
+        self.loss_fn = LOSSES.get(options.loss) if hasattr(options, "loss") else None
         #: the first step whose activity the loss scores (a task that answers at its end;
         #: set by the trainer from the data, see :mod:`spikelocal.rules.window_loss`)
         self.score_from = 0

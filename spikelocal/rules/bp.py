@@ -36,7 +36,6 @@ from torch import Tensor
 
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.windows import PieceWindows, run_windows
-from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
 from ..config.rules import BPOptions, OutputLossOptions  # noqa: F401  (OutputLossOptions: for the other rules)
@@ -53,7 +52,6 @@ class BPRule(Rule):
 
     def __init__(self, net: Network, options: BPOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.loss_fn = LOSSES.get(options.loss)
         self.simulator = Simulator(net.layers, Want(differentiable=True))
 
     def compute_updates(self, chunks: Iterable[Tensor], labels: Tensor,

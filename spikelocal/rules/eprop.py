@@ -44,7 +44,6 @@ from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import accumulate, modulate
 from ..core.windows import PieceWindows, run_windows
 from ..errors import ConfigError
-from ..losses import LOSSES
 from . import RULES
 from .base import BatchResult, Rule, zero_grads
 from .eprop_traces import SynapseTraces, accumulate_eprop
@@ -59,7 +58,6 @@ class EpropRule(Rule):
 
     def __init__(self, net: Network, options: EpropOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.loss_fn = LOSSES.get(options.loss)
         self.simulator = Simulator(net.layers, Want(derivative=True, trace=True))
         hidden = net.layers[:-1]
         if options.feedback == "symmetric" and len(hidden) > 1:

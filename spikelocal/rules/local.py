@@ -51,7 +51,6 @@ from ..core import memory
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import three_factor
 from ..core.windows import PieceWindows, run_windows
-from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
 from ..config.rules import LocalOptions
@@ -67,7 +66,6 @@ class LocalRule(Rule):
 
     def __init__(self, net: Network, options: LocalOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.loss_fn = LOSSES.get(options.loss)
         # records of a chunk are consumed before the next one starts: buffers are reused
         # from chunk to chunk and batch to batch (memory flat in T, no fresh allocations)
         self.simulator = Simulator(net.layers, Want(derivative=True, trace=True, reuse_buffers=True))

@@ -55,7 +55,6 @@ from ..core.layers import Layer
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import three_factor
 from ..core.windows import PieceWindows, run_windows
-from ..losses import LOSSES
 from ..core.network import Network
 from . import RULES
 from .base import BatchResult, Rule, zero_grads
@@ -100,7 +99,6 @@ class SoftHebbRule(Rule):
 
     def __init__(self, net: Network, options: SoftHebbOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.loss_fn = LOSSES.get(options.loss)
         # hidden layers only run forward; the classifier on top records what its rule needs
         last = Want(differentiable=True) if options.classifier == "sgd" else Want(derivative=True, trace=True)
         self.simulator = Simulator(net.layers, [Want()] * (len(net.layers) - 1) + [last])

@@ -22,7 +22,6 @@ from ..core.layers import Layer
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
 from ..core.three_factor import accumulate
 from ..core.windows import PieceWindows, run_windows
-from ..losses import LOSSES
 from ..core.network import Network
 from .base import BatchResult, Rule, zero_grads
 from .bp import OutputLossOptions
@@ -55,7 +54,6 @@ class DeltaRule(Rule):
 
     def __init__(self, net: Network, options: OutputLossOptions, seed: int) -> None:
         super().__init__(net, options, seed)
-        self.loss_fn = LOSSES.get(options.loss)
         self.simulator = Simulator(net.layers, Want(membrane=True, trace=True))
 
     def deltas(self, fwd: Forward, lowest: int) -> list[Tensor | None]:
