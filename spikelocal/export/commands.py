@@ -6,6 +6,12 @@ from pathlib import Path
 
 from ..commands import command
 from . import FORMATS
+import json
+import sys
+import warnings
+from . import export
+from ..config import load_experiment
+from .nir_import import start_run_from_nir
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -37,12 +43,6 @@ def _export(args: argparse.Namespace) -> int:
 
     Example: spikelocal export runs/quickstart --format nir --dt 1e-4 --check 100
     """
-    import json
-    import sys
-    import warnings
-
-    from . import export
-
     with warnings.catch_warnings(record=True) as notes:   # a format's caveats: one line each
         warnings.simplefilter("always")
         path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
@@ -72,9 +72,6 @@ def _import_nir(args: argparse.Namespace) -> int:
 
     Example: spikelocal import-nir snn.nir experiments/quickstart.yaml --dt 1e-4 --out runs/imported
     """
-    from ..config import load_experiment
-    from .nir_import import start_run_from_nir
-
     config = load_experiment(args.experiment, args.overrides)
     summary = start_run_from_nir(args.graph, config, args.out, dt=args.dt, train=not args.no_train)
     if args.no_train:

@@ -39,6 +39,7 @@ from ..errors import ExportError
 from ..core.network import Network
 from .common import atomic_output, require_feed_forward, require_hard_reset, require_spiking
 from .nir_version import require_nir
+from ..analysis.recording import latest_recording, load_recording
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"
 
@@ -174,8 +175,6 @@ def run_recording_to_nir(run_dir: str | os.PathLike[str], net: Network, path: st
     """Write the run's latest recording (``RUN/recordings/epoch_*.h5``) as NIR data at ``path``;
     False when the run has none."""
     import nir
-
-    from ..analysis.recording import latest_recording, load_recording
 
     found = latest_recording(Path(run_dir))
     if found is None:

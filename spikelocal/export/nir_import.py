@@ -40,6 +40,10 @@ from ..core.network import Network
 from .nir_export import graph_metadata
 from .nir_portable import standard_graph
 from .nir_version import require_nir
+from .. import rundir
+from ..checkpoint import save_checkpoint
+from ..data import load_dataset
+from ..trainer import Trainer, run
 
 SYNAPSES = ("Linear", "Affine", "Conv2d")
 NEURONS = ("CubaLIF", "LIF")
@@ -273,11 +277,6 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
     one (a fresh random readout G per layer, from ``config.seed``). Without ``train`` the run
     stops at epoch 0, and ``spikelocal run OUT/config.yaml --resume --out OUT`` trains it.
     """
-    from .. import rundir
-    from ..checkpoint import save_checkpoint
-    from ..data import load_dataset
-    from ..trainer import Trainer, run
-
     imported = read_nir(path, dt, config.seed)
     net_cfg = imported.cfg.model_copy(update={"readout": config.network.readout})
     config = config.model_copy(update={"network": net_cfg})

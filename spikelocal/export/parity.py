@@ -18,6 +18,11 @@ import torch
 
 from ..core.network import Network
 from .brian2_export import brian2_counts, spikelocal_counts
+from . import brian2_model
+from .common import layer_name
+from .nir_export import network_to_nir
+from .nir_export import graph_metadata
+from ..hardware import simulate_integer
 
 SNNTORCH_DT = 1e-4  # snnTorch 1.0's import_from_nir hard-codes this step
 
@@ -37,7 +42,6 @@ def check_brian2(net: Network, spikes: torch.Tensor, folder: Optional[str | os.P
     With ``folder`` (an export), Brian2 is built from its ``weights.npz``, as ``run.py`` does."""
     if folder is None:
         return agreement(spikelocal_counts(net, spikes), brian2_counts(net, spikes))
-    from . import brian2_model
 
     arrays = brian2_model.load_arrays(str(Path(folder) / "weights.npz"))
     x = spikes.numpy().reshape(spikes.shape[0], spikes.shape[1], -1) > 0
@@ -52,9 +56,6 @@ def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.P
     import snntorch.utils
     from snntorch.import_nir import import_from_nir
 
-    from .common import layer_name
-    from .nir_export import network_to_nir
-
     if any(layer.is_recurrent for layer in net.layers):
         # measured with snntorch 1.0.0: the graph executor interprets the recurrent subgraph
         # itself instead of building RSynaptic, and routes the input through w_rec
@@ -67,8 +68,6 @@ def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.P
     graph, source = None, "graph of the network at dt = 1e-4"
     if path is not None:
         import nir
-
-        from .nir_export import graph_metadata
 
         graph = nir.read(path)
         file_dt = graph_metadata(graph).get("dt")
@@ -98,7 +97,5 @@ def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.P
 
 def check_integer_readback(int_net, back, spikes: torch.Tensor) -> dict[str, Any]:
     """The fixed-point network against the one read back from the written file."""
-    from ..hardware import simulate_integer
-
     x = spikes.transpose(0, 1).numpy().astype(np.uint8)
     return agreement(simulate_integer(int_net, x).counts, simulate_integer(back, x).counts)

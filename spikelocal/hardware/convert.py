@@ -41,6 +41,7 @@ from .mapping import map_network
 from .reference import run_float
 from .simulator import simulate_integer
 from .targets import Target, load_target
+from .finetune import finetune as run_finetune
 
 SWEEP_BITS = (2, 3, 4, 5, 6, 7, 8)
 
@@ -145,8 +146,6 @@ def convert(run_dir: "str | os.PathLike[str] | Any", out_dir: Optional[str | os.
         pass
     reference_counts = float_counts
     if finetune:
-        from .finetune import finetune as run_finetune
-
         before_acc, _, _ = ev.integer(int_net)
         clips = [r["clip"] for r in int_net.report]
         tuned, info = run_finetune(config, net, data, clips, weight_bits, tgt, finetune_fraction,

@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from ..errors import ExportError
+from ..h5read import open_hdf5
 from .fixed_point import IntegerLayer, IntegerNetwork
 from .mapping import Mapping
 from .targets import Target
@@ -105,10 +106,7 @@ def _one(values: set, what: str, layer: int, path: Path) -> int:
 def read_corefile(path: str | os.PathLike[str]) -> IntegerNetwork:
     """Rebuild the :class:`IntegerNetwork` from a core file's cores."""
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError) as exc:
-        raise ExportError(f"{path}: not a readable HDF5 core file ({exc})") from None
+    f = open_hdf5(path, "HDF5 core file")
     with f:
         if f.attrs.get("format") != FORMAT:
             raise ExportError(f"{path}: not a {FORMAT} file (format {f.attrs.get('format')!r})")
