@@ -62,7 +62,8 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     importlib.import_module(FORMAT_MODULES[fmt])
     form = FORMATS_BY_NAME[fmt]
     config, net = load_network(run_dir)
-    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=form.recurrent_ok and reader is None)
+    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=form.recurrent_ok and reader is None,
+                         adaptive_ok=form.adaptive_ok)
     path = Path(out) if out is not None else Path(run_dir) / "export" / form.default_name
     claim_output(path, force, reading=[Path(run_dir)])  # first: it refuses a path like "."
     for owned in form.companions(path):
