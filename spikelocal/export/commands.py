@@ -46,6 +46,7 @@ def _export(args: argparse.Namespace) -> int:
     """
     with warnings.catch_warnings(record=True) as notes:   # a format's caveats: one line each
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)   # readers' dependencies, not the user's business
         path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
                               weight_bits=args.weight_bits, samples=args.samples, check=args.check,
                               force=args.force, reader=args.reader)
