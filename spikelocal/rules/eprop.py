@@ -44,7 +44,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import Tensor
 
-from .. import seeds
+from .. import distributed, seeds
 from ..config.rules import EpropOptions
 from ..core.network import Network
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
@@ -100,6 +100,9 @@ class EpropRule(Rule):
         out_filter: Optional[object] = out_layer.neuron if out_layer.neuron.spiking else None
         b = labels.shape[0]
         per_chunk = self.options.update == "chunk"
+        if per_chunk and distributed.active():
+            raise ConfigError("rule.update: 'chunk' steps the optimiser inside a batch, where distributed "
+                              "training does not average the updates; use 'sequence' under torchrun")
         if per_chunk and self.apply_update is None:
             raise ConfigError("rule.update: 'chunk' applies updates between chunks and needs the optimiser: set "
                               "rule.apply_update = optimizer.step (the trainer does), or use 'sequence'")
