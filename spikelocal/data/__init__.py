@@ -16,6 +16,7 @@ from .event_frames import EventFrames
 from .idx import CLASS_NAMES, data_root, load_idx_dataset
 from .synthetic import make_synthetic
 from .tasks import decision_start, load_task
+from .events import load_event_dataset
 
 __all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "validation_split", "ENCODERS", "SpikeEncoder", "to_unit",
            "encode", "batch_generator", "decision_start"]
@@ -62,8 +63,6 @@ def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
 
 def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     if cfg.dataset in ("nmnist", "dvsgesture", "shd"):
-        from .events import load_event_dataset
-
         train_f, train_y, test_f, test_y, names = load_event_dataset(cfg, data_root(cfg.root))
         keep = stratified_subset(train_y, cfg.train_fraction, seed)
         return Dataset(train_f[keep], torch.from_numpy(train_y[keep]), test_f, torch.from_numpy(test_y), names)

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from .runner import SHARED_TRAINING, point_dir
 from .spec import BASE_AXIS, SEED_AXIS, SweepSpec
+from ..checkpoint import atomic_write_text as write
 
 RESULTS_CSV = "results.csv"
 RESULTS_MD = "results.md"
@@ -92,8 +93,6 @@ def _cell(value: Any) -> Any:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    from ..checkpoint import atomic_write_text as write  # imports torch: only when writing
-
     write(path, text)
 
 
