@@ -53,7 +53,8 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only (default 20), the number of
     encoded test images stored as the script's default input. ``force``: replace an existing
     output (never the run directory itself). ``reader``: nir only, write the graph that this
-    reader's own importer runs (``sinabs``, ``rockpool``; :mod:`.nir_portable`).
+    reader's own importer runs (``sinabs``, ``rockpool``: :mod:`.nir_portable`; ``norse``:
+    :mod:`.nir_norse`).
     """
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

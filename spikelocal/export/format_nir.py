@@ -9,8 +9,9 @@ from .brian2_export import spikelocal_counts
 from .formats import ExportOptions, register
 from .nir_export import run_recording_to_nir, write_nir
 from .nir_import import read_nir
+from .nir_norse import write_norse
 from .nir_portable import write_portable
-from .parity import agreement, check_snntorch
+from .parity import agreement, check_norse, check_snntorch
 
 
 def _recording(path: Path) -> Path:
@@ -21,6 +22,8 @@ def _recording(path: Path) -> Path:
 def write(config: Any, net: Network, path: Path, options: ExportOptions) -> dict[str, Any]:
     if options.reader is None:
         write_nir(net, path, options.dt)
+    elif options.reader == "norse":
+        write_norse(net, path, options.dt)
     else:
         write_portable(net, path, options.reader, options.dt)
     try:  # the graph and its recording come as a pair, or not at all
@@ -32,7 +35,9 @@ def write(config: Any, net: Network, path: Path, options: ExportOptions) -> dict
     if options.test is not None:
         if options.reader is None:
             checks["snntorch"] = check_snntorch(net, options.test, path)
-        if not any(layer.is_recurrent for layer in net.layers):  # the importer reads chains only
+        if options.reader == "norse":
+            checks["norse"] = check_norse(net, options.test, path)
+        elif not any(layer.is_recurrent for layer in net.layers):  # the importer reads chains only
             checks["nir_reimport"] = agreement(spikelocal_counts(net, options.test),
                                                 spikelocal_counts(read_nir(path, options.dt), options.test))
     return checks
