@@ -12,6 +12,7 @@ import warnings
 from . import export
 from ..config import load_experiment
 from .nir_import import start_run_from_nir
+from .nir_portable import READERS
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out (never the run directory)")
     p.add_argument("--dt", type=float, help="nir: graph time step in s (default the network's; "
                    "1e-4 for snnTorch's import_from_nir)")
-    p.add_argument("--reader", choices=("sinabs", "rockpool", "norse"),
+    p.add_argument("--reader", choices=(*READERS, "norse"),
                    help="nir: write the graph this reader's own from_nir runs. sinabs, rockpool: nir<=1.0.4 "
                         "layout, the reader's discretisation, needs the reset by subtraction (see "
                         "experiments/quickstart_portable.yaml); norse: biased layers as LI -> bias current "
