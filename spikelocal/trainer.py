@@ -141,6 +141,8 @@ class Trainer:
             self.rule.memory_budget_mb = config.training.memory_budget_mb
         self.optimizer = build_optimizer(self.net, config.training)
         self.scheduler = build_scheduler(self.optimizer, config.training)
+        if hasattr(self.rule, "apply_update"):  # e-prop's per-chunk updates step the optimiser itself
+            self.rule.apply_update = self.optimizer.step
         self.hooks: list[RunHook] = build_hooks(config)
         self.epoch = 0
         self.rows: list[dict[str, Any]] = []

@@ -137,6 +137,9 @@ class EpropOptions(OutputLossOptions):
         "random", description="learning signal: fixed random B, the output weights, or the "
         "layer's own fixed readout")
     feedback_scale: float = Field(1.0, gt=0, description="gain of the random feedback B")
+    update: Literal["sequence", "chunk"] = Field(
+        "sequence", description="apply the update once per sequence (batch), or after every "
+        "training.time_chunk steps (online: later chunks run with the updated weights)")
 
 
 #: every rule's options model by ``name``; a new rule adds its model here and to RuleConfig

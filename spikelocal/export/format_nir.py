@@ -11,7 +11,7 @@ from .nir_export import run_recording_to_nir, write_nir
 from .nir_import import read_nir
 from .nir_norse import write_norse
 from .nir_portable import write_portable
-from .parity import agreement, check_norse, check_snntorch
+from .parity import SNNTORCH_DT, agreement, check_norse, check_snntorch
 
 
 def _recording(path: Path) -> Path:
@@ -20,8 +20,9 @@ def _recording(path: Path) -> Path:
 
 @register("nir", "network.nir", recurrent_ok=True, companions=lambda path: [_recording(path)])
 def write(config: Any, net: Network, path: Path, options: ExportOptions) -> dict[str, Any]:
-    if options.reader is None:
-        write_nir(net, path, options.dt)
+    if options.reader in (None, "snntorch"):
+        snntorch = options.reader == "snntorch"
+        write_nir(net, path, SNNTORCH_DT if snntorch and options.dt is None else options.dt, snntorch_loops=snntorch)
     elif options.reader == "norse":
         write_norse(net, path, options.dt)
     else:
@@ -33,11 +34,11 @@ def write(config: Any, net: Network, path: Path, options: ExportOptions) -> dict
         raise
     checks: dict[str, Any] = {}
     if options.test is not None:
-        if options.reader is None:
+        if options.reader in (None, "snntorch"):
             checks["snntorch"] = check_snntorch(net, options.test, path)
-        if options.reader == "norse":
+        if options.reader == "norse":   # spikelocal's importer reads CubaLIF chains, not LI -> LIF
             checks["norse"] = check_norse(net, options.test, path)
-        elif not any(layer.is_recurrent for layer in net.layers):  # the importer reads chains only
+        else:
             checks["nir_reimport"] = agreement(spikelocal_counts(net, options.test),
                                                 spikelocal_counts(read_nir(path, options.dt), options.test))
     return checks
