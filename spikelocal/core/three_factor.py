@@ -14,32 +14,27 @@ whole chunk (a loss window of K steps), anything between one per window of K / G
 """
 from __future__ import annotations
 
-from typing import Optional
-
-import torch
 from torch import Tensor
 
 from .simulate import LayerRecord
 
 
-def modulate(record: LayerRecord, modulator: Tensor, out: Optional[Tensor] = None) -> Tensor:
-    """delta = modulator x f'(V), [K, B, *out_shape], written over the record's derivative
-    (or into ``out``, e.g. a conv operand in another precision and layout)."""
+def modulate(record: LayerRecord, modulator: Tensor) -> Tensor:
+    """delta = modulator x f'(V), [K, B, *out_shape], written over the record's derivative."""
     deriv = record.derivative
     if deriv is None:
         raise ValueError("the simulator was not asked for the derivative (Want(derivative=True))")
-    target = deriv if out is None else out.view(deriv.shape)
     k = deriv.shape[0]
     groups = modulator.shape[0]
     if groups == 1:
-        return torch.mul(deriv, modulator[0], out=target)
+        return deriv.mul_(modulator[0])
     if groups == k:
-        return torch.mul(deriv, modulator, out=target)
+        return deriv.mul_(modulator)
     if k % groups:
         raise ValueError(f"a modulator of {groups} window groups does not divide a chunk of {k} steps")
-    shape = (groups, k // groups, *deriv.shape[1:])
-    torch.mul(deriv.view(shape), modulator.unsqueeze(1), out=target.view(shape))
-    return target
+    shape = deriv.shape
+    deriv.view(groups, k // groups, *shape[1:]).mul_(modulator.unsqueeze(1))
+    return deriv
 
 
 def accumulate(record: LayerRecord, delta: Tensor, presynaptic: Tensor | None = None) -> None:
@@ -56,15 +51,5 @@ def accumulate(record: LayerRecord, delta: Tensor, presynaptic: Tensor | None = 
 
 
 def three_factor(record: LayerRecord, modulator: Tensor) -> None:
-    """:func:`modulate` then :func:`accumulate`: the whole local update of one layer.
-
-    A conv layer's delta is written straight in the precision and layout of its weight-update
-    convolution (same numbers: the float32 product, rounded once), saving a pass over the
-    layer's largest tensor; the bias update, where there is one, reads the float32 delta."""
-    layer = record.layer
-    deriv = record.derivative
-    if layer.converts_operands and deriv is not None and (layer.bias is None or record.bias_trace is None):
-        k, b = deriv.shape[:2]
-        accumulate(record, modulate(record, modulator, layer.empty_operand(k * b, layer.out_shape)))
-        return
+    """:func:`modulate` then :func:`accumulate`: the whole local update of one layer."""
     accumulate(record, modulate(record, modulator))
