@@ -35,8 +35,9 @@ def _record_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="a finished run directory")
     p.add_argument("--samples", type=int, default=100, help="test samples to record (default 100)")
     p.add_argument("--layers", help="1-based layers, comma-separated (default: every spiking layer)")
-    p.add_argument("--variables", default="spikes,membrane,current",
-                   help="comma-separated subset of spikes,membrane,current,adaptation (ALIF layers)")
+    p.add_argument("--variables", default="spikes,membrane,current,adaptation",
+                   help="comma-separated subset of spikes,membrane,current,adaptation (default all; "
+                        "adaptation exists for ALIF layers only)")
 
 
 @command("record", _record_args)
