@@ -42,6 +42,7 @@ from .config import ExperimentConfig, NoiseConfig
 from .core.network import Network, simulate
 from .data import ENCODERS, batch_generator, encode, to_unit
 from .trainer import HOOKS, RunHook, evaluate
+from .checkpoint import atomic_write_text
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -180,7 +181,6 @@ class ConditionsHook(RunHook):
         record = {"epoch": trainer.epoch, "unpruned_test_accuracy": row["test_acc"],
                   "pruned_test_accuracy_before_retrain": pruned,
                   "prune_sparsity": sparsity_of(layer_weights(trainer.net))}
-        from .checkpoint import atomic_write_text
 
         atomic_write_text(out / PRUNE_FILE, json.dumps(record, indent=2) + "\n")
 

@@ -31,7 +31,7 @@ def test_registry_matches_config_names():
 def test_plot_all_png_and_svg(tiny_run, capsys):
     assert main(["plot", str(tiny_run)]) == 0
     written = _files(tiny_run / "plots")
-    expected = set(PlotName.__args__) - {"angles"}            # no alignment logged by this run
+    expected = set(PlotName.__args__) - {"angles", "adaptation"}  # no alignment logged, no ALIF layer
     assert written == {f"{n}.png" for n in expected}
     for name in written:
         data = (tiny_run / "plots" / name).read_bytes()

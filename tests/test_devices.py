@@ -128,3 +128,13 @@ def test_cuda_and_cpu_runs_reach_similar_accuracy(tmp_path: Path) -> None:
     cpu = run(tiny_config(training__device="cpu"), tmp_path / "cpu", progress=False)
     gpu = run(tiny_config(training__device="cuda"), tmp_path / "gpu", progress=False)
     assert abs(cpu["test_accuracy"] - gpu["test_accuracy"]) <= 0.1
+
+
+@needs_cuda
+def test_rate_encoding_on_cuda_does_not_depend_on_the_chunk() -> None:
+    from spikelocal.data.encoders import rate_on_device
+
+    x = torch.rand(64, 100, device="cuda")
+    whole = torch.cat(list(rate_on_device(x, 25, 25, 1.0, seed=3)))
+    for chunk in (1, 5, 10):
+        assert torch.equal(torch.cat(list(rate_on_device(x, 25, chunk, 1.0, seed=3))), whole)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from spikelocal.data import ENCODERS
+from spikelocal.data.encoders import rate_on_device
 from spikelocal.kernels import bernoulli_u16
 
 
@@ -73,8 +74,6 @@ def test_direct_repeats_the_value_every_step():
 def test_rate_on_device_path_draws_bernoulli_with_the_same_seed_same_spikes() -> None:
     """The device encoder (run here on CPU tensors): rates match p, p = 0 and 1 are exact,
     the same seed gives the same spikes and the chunking gives the shape asked for."""
-    from spikelocal.data.encoders import rate_on_device
-
     x = torch.tensor([0.0, 0.25, 0.5, 1.0]).repeat(500, 1)
     a = torch.cat(list(rate_on_device(x, 40, 16, 1.0, seed=7)))
     b = torch.cat(list(rate_on_device(x, 40, 16, 1.0, seed=7)))
@@ -84,3 +83,6 @@ def test_rate_on_device_path_draws_bernoulli_with_the_same_seed_same_spikes() ->
     rates = a.mean(dim=(0, 1))
     assert rates[0] == 0 and rates[3] == 1
     assert abs(rates[1] - 0.25) < 0.01 and abs(rates[2] - 0.5) < 0.01
+    # the chunk length is a memory setting: other chunkings give the same spikes
+    for chunk in (1, 7, 40):
+        assert torch.equal(torch.cat(list(rate_on_device(x, 40, chunk, 1.0, seed=7))), a)

@@ -1,6 +1,9 @@
 """e-prop against BPTT, recurrent layers in the one core, and rules that refuse recurrence."""
 from __future__ import annotations
 
+import hashlib
+from typing import Optional
+
 import pytest
 import torch
 
@@ -145,3 +148,67 @@ def test_truncated_bptt_cuts_the_graph_at_chunks():
     assert grads["full"].abs().sum() > 0
     torch.testing.assert_close(grads["one chunk"], grads["full"])
     assert not torch.allclose(grads["two chunks"], grads["full"])
+
+
+def _grad_digest(update: Optional[str]) -> str:
+    """sha256 of every gradient over the tiny nets, outputs, windows and learning signals."""
+    h = hashlib.sha256()
+    for hidden in ("lif", "alif"):
+        for output in ("linear", "lif"):
+            for window in ("sample", 4):
+                for feedback in ("random", "symmetric", "readout"):
+                    torch.manual_seed(1)
+                    net = tiny_net(hidden, output, self_connections=(hidden == "lif"))
+                    x = (torch.rand(16, 5, 4, dtype=torch.float64) < 0.5).double()
+                    options = {"name": "eprop", "window": window, "feedback": feedback}
+                    rule = rules.build(options if update is None else {**options, "update": update}, net)
+                    rule.step([x[:7], x[7:]], torch.tensor([0, 1, 2, 1, 0]))
+                    for p in net.parameters():
+                        h.update(p.grad.double().numpy().tobytes())
+    return h.hexdigest()
+
+
+#: the digest the rule gave before it had an ``update`` option (same seeds, same machine type)
+UPDATE_PER_SEQUENCE_DIGEST = "2dfcb47fc884b8c3a7da7323a867d1351cd643de165cce0e8180eb5c03bcf038"
+
+
+def test_per_sequence_update_is_the_old_update_bit_for_bit():
+    assert _grad_digest(None) == _grad_digest("sequence") == UPDATE_PER_SEQUENCE_DIGEST
+
+
+def test_per_chunk_update_steps_between_chunks_with_the_new_weights():
+    torch.manual_seed(1)
+    x = (torch.rand(16, 5, 4, dtype=torch.float64) < 0.5).double()
+    y = torch.tensor([0, 1, 2, 1, 0])
+    seen: list[torch.Tensor] = []
+
+    def run(update: str, chunks: list[torch.Tensor]) -> Network:
+        net = tiny_net("alif", "linear")
+        rule = rules.build({"name": "eprop", "feedback": "random", "update": update}, net)
+        opt = torch.optim.SGD(net.parameters(), lr=0.5)
+        rule.apply_update = lambda: (seen.append(net.layers[0].weight.detach().clone()), opt.step())
+        rule.step(chunks, y)
+        return net
+
+    one = run("chunk", [x])                       # one chunk: nothing applied mid-sequence
+    assert not seen
+    ref = run("sequence", [x])
+    for p, q in zip(one.parameters(), ref.parameters()):
+        assert torch.equal(p.grad, q.grad)
+    net = run("chunk", list(torch.split(x, 4)))   # four chunks: three steps inside the sequence
+    assert len(seen) == 3 and not torch.equal(seen[0], net.layers[0].weight.detach())
+    assert all(p.grad.abs().sum() > 0 for p in net.parameters())  # the last chunk's update, for the trainer
+
+
+def test_per_chunk_update_needs_the_optimiser():
+    rule = rules.build({"name": "eprop", "update": "chunk"}, tiny_net("lif", "linear"))
+    with pytest.raises(ConfigError, match="rule.update: 'chunk'.*optimizer.step"):
+        rule.step(torch.zeros(4, 2, 4, dtype=torch.float64), torch.tensor([0, 1]))
+
+
+def test_per_chunk_update_learns_delayed_recall(tmp_path):
+    from spikelocal import train
+
+    run = train("experiments/delayed_recall_eprop.yaml", tmp_path / "run", overrides=[
+        "rule.update=chunk", "training.time_chunk=20", "training.epochs=2", "data.delayed_recall.n_test=200"])
+    assert run.summary["test_accuracy"] > 0.6  # chance 0.25

@@ -13,7 +13,7 @@ import yaml
 
 from spikelocal.checkpoint import load_checkpoint, save_checkpoint
 from spikelocal.cli import main
-from spikelocal.errors import ExportError
+from spikelocal.errors import ConfigError, ExportError
 from spikelocal.hardware import (IntegerLayer, IntegerNetwork, load_target, map_network, quantize_network,
                                  read_corefile, simulate_integer, write_corefile)
 from spikelocal.hardware.convert import convert
@@ -150,6 +150,14 @@ def test_targets_are_validated(tmp_path: Path):
         load_target(tmp_path / "bad.yaml")
     with pytest.raises(Exception, match="unknown target 'truenorth'; known: loihi"):
         load_target("truenorth")
+    raw = yaml.safe_load((TARGET_DIR / "loihi.yaml").read_text())
+    raw["neurons_per_cor"] = 7
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    line = 1 + list(raw).index("neurons_per_cor")
+    with pytest.raises(ConfigError) as info:
+        load_target(tmp_path / "typo.yaml")
+    assert str(info.value) == (f"target file {tmp_path / 'typo.yaml'}:{line}: neurons_per_cor: unknown key "
+                               "(not a field of a hardware target)")
 
 
 def _cli(capsys, *args: str) -> tuple[int, str]:

@@ -13,6 +13,9 @@ from typing import Optional
 
 from ..commands import command
 from ..errors import ConfigError
+from .api import record
+from .api import plot
+from .api import report
 
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
     if text is None:
@@ -32,8 +35,9 @@ def _record_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", type=Path, help="a finished run directory")
     p.add_argument("--samples", type=int, default=100, help="test samples to record (default 100)")
     p.add_argument("--layers", help="1-based layers, comma-separated (default: every spiking layer)")
-    p.add_argument("--variables", default="spikes,membrane,current",
-                   help="comma-separated subset of spikes,membrane,current,adaptation (ALIF layers)")
+    p.add_argument("--variables", default="spikes,membrane,current,adaptation",
+                   help="comma-separated subset of spikes,membrane,current,adaptation (default all; "
+                        "adaptation exists for ALIF layers only)")
 
 
 @command("record", _record_args)
@@ -42,8 +46,6 @@ def _record(args: argparse.Namespace) -> int:
 
     Example: spikelocal record runs/quickstart --samples 100 --variables spikes,membrane
     """
-    from .api import record
-
     path = record(args.run_dir, args.samples, _int_list(args.layers, "--layers"), _names(args.variables))
     print(f"recorded {args.samples} test samples of {args.run_dir} -> {path}")
     return 0
@@ -71,8 +73,6 @@ def _plot(args: argparse.Namespace) -> int:
 
     Example: spikelocal plot runs/quickstart --what raster,rates,learning --format png,svg
     """
-    from .api import plot
-
     t0 = time.perf_counter()
     files = plot(args.run_dirs if len(args.run_dirs) > 1 else args.run_dirs[0], _names(args.what) or ["all"],
                  args.out, _names(args.format), _int_list(args.layers, "--layers"), args.samples, args.epoch,
@@ -97,8 +97,6 @@ def _report(args: argparse.Namespace) -> int:
 
     Example: spikelocal report runs/quickstart --out quickstart.html
     """
-    from .api import report
-
     out = report(args.run_dir, args.out, args.samples, args.epoch, args.force)
     print(f"report -> {out}")
     return 0

@@ -18,7 +18,7 @@ from .rundata import RunData  # noqa: E402
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 PLOT_NAMES: tuple[str, ...] = get_args(PlotName)
-NEEDS_RECORDING = {"raster", "rates", "membrane", "rate_hist", "isi", "time_accuracy"}
+NEEDS_RECORDING = {"raster", "rates", "membrane", "rate_hist", "isi", "time_accuracy", "adaptation"}
 STYLE = {
     "figure.dpi": 110, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 10,
     "axes.labelsize": 9, "legend.fontsize": 8, "axes.spines.top": False, "axes.spines.right": False,

@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..outputs import refuse_symlink
 from .plot_style import NEEDS_RECORDING, PLOT_NAMES, PLOTS, STYLE, plt
 from .plots_recorded import fit_rows
+from . import plots_recurrent  # noqa: F401  registers the adaptation plot
 from .plots_training import angle_columns, compare_learning, compare_rates
 from .rundata import RunData
 
@@ -38,6 +39,8 @@ def expand_names(names: Iterable[str], data: Optional[RunData] = None) -> list[s
             raise ConfigError(f"unknown plot {name!r}; known: {', '.join(PLOT_NAMES)}, all")
     if "all" in names:
         chosen = [n for n in PLOT_NAMES if n != "angles" or data is None or angle_columns(data.rows)]
+        if data is not None and not any(layer.neuron_cfg.kind == "alif" for layer in data.net.layers):
+            chosen = [n for n in chosen if n != "adaptation"]
         if data is not None and not data.net.spiking:
             chosen = [n for n in chosen if n not in NEEDS_RECORDING]
         return chosen

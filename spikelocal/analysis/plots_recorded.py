@@ -2,6 +2,8 @@
 :class:`~.rundata.RunData` whose recording is loaded and the 1-based layers to show."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -9,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 from ..errors import ConfigError
 from .plot_style import (OKABE_ITO, RASTER_SAMPLES, SPIKE_CMAP, TRACE_NEURONS, colour, layer_axes, ms,
                          plot, plt, title)
+from .recording import Recording
 from .rundata import RunData
 
 
@@ -23,6 +26,18 @@ def fit_rows(image: np.ndarray, ax) -> tuple[np.ndarray, int]:
     pad = (-image.shape[0]) % k
     padded = np.concatenate([image, np.zeros((pad, image.shape[1]), image.dtype)]) if pad else image
     return padded.reshape(-1, k, image.shape[1]).mean(1, dtype=np.float32), k
+
+
+def _over_time(data: RunData, size: tuple[float, float]) -> tuple[Recording, Figure, Any, np.ndarray]:
+    """The recording, one axes for a quantity per time step, and the step ends in ms (x values)."""
+    rec = data.recording
+    fig, ax = plt.subplots(figsize=size)
+    return rec, fig, ax, ms(np.arange(rec.steps) + 1, rec.dt)
+
+
+def _per_step_line(ax, t: np.ndarray, y: np.ndarray, i: int, label: str) -> None:
+    """One value per step, drawn as points joined by lines (steps are discrete)."""
+    ax.plot(t, y, color=colour(i), marker="o", ms=3, label=label)
 
 
 @plot("raster")
@@ -78,16 +93,14 @@ def raster(data: RunData, layers: list[int]) -> Figure:
 @plot("rates")
 def population_rate(data: RunData, layers: list[int]) -> Figure:
     """Population firing rate per time step, mean and sd over the recorded samples."""
-    rec = data.recording
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    t = ms(np.arange(rec.steps) + 1, rec.dt)
+    rec, fig, ax, t = _over_time(data, (7, 3.4))
     if rec.inputs.dtype == np.uint8 and rec.inputs.size:
         inp = rec.inputs.mean(axis=2) / rec.dt
         ax.plot(t, inp.mean(0), color="#7F7F7F", ls="--", label="input")
     for i, l in enumerate(layers):
         pop = rec.layer(l).spikes.mean(axis=2) / rec.dt                    # [N, T] Hz
         mean, sd = pop.mean(0), pop.std(0)
-        ax.plot(t, mean, color=colour(i), marker="o", ms=3, label=f"layer {l}")
+        _per_step_line(ax, t, mean, i, f"layer {l}")
         ax.fill_between(t, mean - sd, mean + sd, color=colour(i), alpha=0.2, lw=0)
     ax.set_xlabel("time (ms, end of step)")
     ax.set_ylabel("population rate (Hz)")
@@ -202,22 +215,20 @@ def isi_histograms(data: RunData, layers: list[int]) -> Figure:
                  transform=ax2.transAxes, ha="right", va="top", fontsize=8)
     axes[0, 0].set_title("inter-spike interval")
     axes[0, 1].set_title("coefficient of variation of the ISI")
+    fig.suptitle(title(data, "inter-spike intervals"))
     axes[-1, 0].set_xlabel("ISI (ms)")
     axes[-1, 1].set_xlabel("CV (dimensionless; 1 = Poisson)")
-    fig.suptitle(title(data, "inter-spike intervals"))
     return fig
 
 
 @plot("time_accuracy")
 def time_accuracy(data: RunData, layers: list[int]) -> Figure:
     """Accuracy of every layer's fixed readout on activity summed up to each step."""
-    rec = data.recording
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    t = ms(np.arange(rec.steps) + 1, rec.dt)
+    rec, fig, ax, t = _over_time(data, (6.5, 3.6))
     last = len(rec.readout_accuracy)
     for i in range(last):
         name = "output" if i == last - 1 else f"layer {i + 1} readout"
-        ax.plot(t, rec.readout_accuracy[i], color=colour(i), marker="o", ms=3, label=name)
+        _per_step_line(ax, t, rec.readout_accuracy[i], i, name)
     ax.axhline(1 / len(rec.classes), color="#7F7F7F", ls=":", lw=1, label="chance")
     ax.set_xlabel("time (ms): spikes counted from 0 to here")
     ax.set_ylabel("test accuracy")

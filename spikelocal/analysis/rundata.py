@@ -19,6 +19,8 @@ from ..errors import RunDirError
 from ..core.network import Network
 from .recording import RECORDINGS, Recording, latest_recording, load_recording, record, recording_path
 from .stats import LayerStats, recording_stats
+from ..data import load_dataset
+from .recording import VARIABLES
 
 DEFAULT_SAMPLES = 100
 
@@ -78,9 +80,6 @@ def load_run_data(path: str | Path, need_recording: bool = True, samples: int = 
 def record_run(config: ExperimentConfig, net: Network, epoch: int, samples: int = DEFAULT_SAMPLES,
                layers: Optional[list[int]] = None, variables=None) -> Recording:
     """Record a trained network on its run's test set (loads the dataset)."""
-    from ..data import load_dataset
-    from .recording import VARIABLES
-
     torch.set_num_threads(config.training.threads or torch.get_num_threads())
     data = load_dataset(config.data, config.seed)
     return record(net, config, data.test_x, data.test_y, samples, layers,

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from .base import Strict
 
 PlotName = Literal["raster", "rates", "membrane", "rate_hist", "isi", "learning",
-                   "time_accuracy", "weights", "angles"]
+                   "time_accuracy", "weights", "angles", "adaptation"]
 
 
 class RecordConfig(Strict):
@@ -17,7 +17,9 @@ class RecordConfig(Strict):
     samples: int = Field(100, ge=0, description="test samples recorded; 0 turns recording off")
     epochs: Union[Literal["last", "all"], list[int]] = Field("last", description="1-based epochs")
     layers: Optional[list[int]] = Field(None, description="1-based layer numbers; default: every spiking layer")
-    variables: list[Literal["spikes", "membrane", "current", "adaptation"]] = ["spikes", "membrane", "current"]
+    variables: list[Literal["spikes", "membrane", "current", "adaptation"]] = Field(
+        ["spikes", "membrane", "current", "adaptation"],
+        description="traces to keep; adaptation exists for ALIF layers only (others skip it)")
 
 
 class PlotsConfig(Strict):

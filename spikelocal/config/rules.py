@@ -100,8 +100,10 @@ class GaitPropOptions(OutputLossOptions):
     name: Literal["gait_prop"] = "gait_prop"
     supports: ClassVar[tuple[str, ...]] = ("dense", "rate", "spiking")
     inverse: Literal["pinv", "transpose"] = "pinv"
-    rescale: bool = Field(False, description="adaptive rescaling of the local errors (Dalm et al. 2021)")
-    orthogonal: float = Field(0.0, ge=0, description="weight of the soft orthogonality regulariser")
+    rescale: bool = Field(True, description="adaptive rescaling of the local errors (Dalm et al. 2021); "
+                          "off: the 2020 paper's targets, which vanish or explode with depth unless W is orthogonal")
+    orthogonal: float = Field(0.01, ge=0, description="weight of the soft orthogonality regulariser (part of "
+                              "the paper's method: its BP equivalence needs orthogonal W); 0: off")
 
 
 class PredictiveCodingOptions(OutputLossOptions):
@@ -137,6 +139,9 @@ class EpropOptions(OutputLossOptions):
         "random", description="learning signal: fixed random B, the output weights, or the "
         "layer's own fixed readout")
     feedback_scale: float = Field(1.0, gt=0, description="gain of the random feedback B")
+    update: Literal["sequence", "chunk"] = Field(
+        "sequence", description="apply the update once per sequence (batch), or after every "
+        "training.time_chunk steps (online: later chunks run with the updated weights)")
 
 
 #: every rule's options model by ``name``; a new rule adds its model here and to RuleConfig

@@ -104,6 +104,20 @@ class Simulator:
         # per layer: a buffer dict for the neuron's results and one for the trace
         self._buffers: list[tuple[dict[str, Tensor], dict[str, Tensor]]] = [({}, {}) for _ in self.layers]
         self._forward_twin: Optional[Simulator] = None
+        # dV/db depends only on the layer, the chunk length and the carried trace (not on data),
+        # so each chunk's vector is made on the host once and kept on the device: no host-to-
+        # device copy inside the time loop after the first batch
+        self._bias_traces: dict[tuple[int, int, float, str], tuple[Tensor, float]] = {}
+
+    def _bias_trace(self, i: int, steps: int, carried: float, device: torch.device) -> tuple[Tensor, float]:
+        """Layer ``i``'s dV/db for ``steps`` steps from the carried trace, cached per device."""
+        key = (i, steps, carried, str(device))
+        if key not in self._bias_traces:
+            if len(self._bias_traces) > 4096:   # a run has few distinct chunk starts; bound anyway
+                self._bias_traces.clear()
+            values, after = self.layers[i].neuron.bias_eligibility(steps, carried)
+            self._bias_traces[key] = (values.to(device), after)
+        return self._bias_traces[key]
 
     def forward_only(self) -> "Simulator":
         """A twin that records nothing extra (same layers, buffers of its own), made once."""
@@ -147,8 +161,7 @@ class Simulator:
             if want.trace:
                 rec.trace, state.traces[i] = layer.neuron.eligibility(inp.detach(), state.traces[i], buffers[1])
                 if layer.bias is not None:
-                    bias_trace, state.bias_traces[i] = layer.neuron.bias_eligibility(k, state.bias_traces[i])
-                    rec.bias_trace = bias_trace.to(inp.device)   # K numbers made on the host
+                    rec.bias_trace, state.bias_traces[i] = self._bias_trace(i, k, state.bias_traces[i], inp.device)
                 if step.recurrent_input is not None:
                     rec.recurrent_trace, state.recurrent_traces[i] = layer.neuron.eligibility(
                         step.recurrent_input, state.recurrent_traces[i])

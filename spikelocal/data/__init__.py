@@ -16,8 +16,9 @@ from .event_frames import EventFrames
 from .idx import CLASS_NAMES, data_root, load_idx_dataset
 from .synthetic import make_synthetic
 from .tasks import decision_start, load_task
+from .events import load_event_dataset
 
-__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "SpikeEncoder", "to_unit",
+__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "validation_split", "ENCODERS", "SpikeEncoder", "to_unit",
            "encode", "batch_generator", "decision_start"]
 
 
@@ -47,10 +48,21 @@ def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
     return np.sort(np.concatenate(keep))
 
 
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices: ``fraction`` of every class held out, chosen with its own
+    seed stream so that the held-out images do not depend on the training fraction's draw."""
+    rng = np.random.default_rng(seed + seeds.VALIDATION)
+    held = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        held.append(idx[: max(1, int(round(fraction * len(idx))))])
+    val = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
 def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     if cfg.dataset in ("nmnist", "dvsgesture", "shd"):
-        from .events import load_event_dataset
-
         train_f, train_y, test_f, test_y, names = load_event_dataset(cfg, data_root(cfg.root))
         keep = stratified_subset(train_y, cfg.train_fraction, seed)
         return Dataset(train_f[keep], torch.from_numpy(train_y[keep]), test_f, torch.from_numpy(test_y), names)

@@ -61,14 +61,16 @@ def rate(x: Tensor, steps: int, chunk: int, gain: float, gen: torch.Generator) -
 def rate_on_device(x: Tensor, steps: int, chunk: int, gain: float, seed: int) -> Iterator[Tensor]:
     """The rate encoding drawn where ``x`` lives (no host round trip per chunk): 16-bit
     integers from a generator of ``x``'s device seeded by ``seed``, compared with
-    round(65536 p) as on the CPU. Per chunk one [K, N] draw: the stream depends on the
-    chunking (unlike the CPU stream), which is fixed in a run."""
+    round(65536 p) as on the CPU. One [N] draw per step, so the spikes do not depend on
+    the chunk length (a memory setting): a generator's stream for one [K, N] draw differs
+    from K draws of [N] (CUDA's Philox advances its offset per call)."""
     gen = torch.Generator(device=x.device).manual_seed(seed)
     p = x.detach().to(torch.float32).reshape(-1) * gain
     thresholds = torch.clamp(torch.round(p * 65536.0), 0, 65536).to(torch.int32)
+    n = thresholds.shape[0]
     for _, k in _spans(steps, chunk):
-        draws = torch.randint(0, 65536, (k, thresholds.shape[0]), generator=gen, device=x.device,
-                              dtype=torch.int32)
+        draws = torch.stack([torch.randint(0, 65536, (n,), generator=gen, device=x.device, dtype=torch.int32)
+                             for _ in range(k)])
         yield (draws < thresholds).to(torch.float32).view(k, *x.shape)
 
 

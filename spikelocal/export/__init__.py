@@ -53,7 +53,8 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     ``target``/``weight_bits``: fixed-point formats. ``samples``: Brian2 only (default 20), the number of
     encoded test images stored as the script's default input. ``force``: replace an existing
     output (never the run directory itself). ``reader``: nir only, write the graph that this
-    reader's own importer runs (``sinabs``, ``rockpool``; :mod:`.nir_portable`).
+    reader's own importer runs (``sinabs``, ``rockpool``: :mod:`.nir_portable`; ``snntorch``: dt
+    1e-4 and recurrent loops in the form its importer runs, :mod:`.nir_export`).
     """
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
@@ -62,7 +63,8 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     importlib.import_module(FORMAT_MODULES[fmt])
     form = FORMATS_BY_NAME[fmt]
     config, net = load_network(run_dir)
-    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=form.recurrent_ok and reader is None)
+    require_feed_forward(net, f"{fmt} ({reader})" if reader else fmt, recurrent_ok=form.recurrent_ok and reader in (None, "snntorch"),
+                         adaptive_ok=form.adaptive_ok)
     path = Path(out) if out is not None else Path(run_dir) / "export" / form.default_name
     claim_output(path, force, reading=[Path(run_dir)])  # first: it refuses a path like "."
     for owned in form.companions(path):

@@ -6,6 +6,12 @@ from pathlib import Path
 
 from ..commands import command
 from . import FORMATS
+import json
+import sys
+import warnings
+from . import export
+from ..config import load_experiment
+from .nir_import import start_run_from_nir
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -15,10 +21,11 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out (never the run directory)")
     p.add_argument("--dt", type=float, help="nir: graph time step in s (default the network's; "
                    "1e-4 for snnTorch's import_from_nir)")
-    p.add_argument("--reader", choices=("sinabs", "rockpool"),
+    p.add_argument("--reader", choices=("sinabs", "rockpool", "snntorch"),
                    help="nir: write the graph this reader's own from_nir runs (nir<=1.0.4 layout, the "
                         "reader's discretisation; needs the reset by subtraction, see "
-                        "experiments/quickstart_portable.yaml)")
+                        "experiments/quickstart_portable.yaml); snntorch: dt 1e-4, recurrent loops in "
+                        "the form snnTorch's import_from_nir runs")
     p.add_argument("--target", default="loihi", help="netx/cores: target chip (name or YAML)")
     p.add_argument("--weight-bits", type=int, default=8, help="netx/cores: weight mantissa bits")
     p.add_argument("--samples", type=int, default=20,
@@ -37,14 +44,9 @@ def _export(args: argparse.Namespace) -> int:
 
     Example: spikelocal export runs/quickstart --format nir --dt 1e-4 --check 100
     """
-    import json
-    import sys
-    import warnings
-
-    from . import export
-
     with warnings.catch_warnings(record=True) as notes:   # a format's caveats: one line each
         warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)   # readers' dependencies, not the user's business
         path, checks = export(args.run_dir, args.fmt, args.out, dt=args.dt, target=args.target,
                               weight_bits=args.weight_bits, samples=args.samples, check=args.check,
                               force=args.force, reader=args.reader)
@@ -72,9 +74,6 @@ def _import_nir(args: argparse.Namespace) -> int:
 
     Example: spikelocal import-nir snn.nir experiments/quickstart.yaml --dt 1e-4 --out runs/imported
     """
-    from ..config import load_experiment
-    from .nir_import import start_run_from_nir
-
     config = load_experiment(args.experiment, args.overrides)
     summary = start_run_from_nir(args.graph, config, args.out, dt=args.dt, train=not args.no_train)
     if args.no_train:

@@ -53,7 +53,7 @@ def layer_name(index: int) -> str:
     return f"layer{index + 1}"
 
 
-def require_feed_forward(net: Network, fmt: str, recurrent_ok: bool = False) -> None:
+def require_feed_forward(net: Network, fmt: str, recurrent_ok: bool = False, adaptive_ok: bool = False) -> None:
     """Refuse recurrent layers (unless ``recurrent_ok``) and adaptive neurons where a format or
     converter has no place for them (netx as written holds feed-forward chains of CUBA
     neurons only; NIR holds the recurrent edge of a LIF layer, but has no adaptive neuron)."""
@@ -61,7 +61,7 @@ def require_feed_forward(net: Network, fmt: str, recurrent_ok: bool = False) -> 
         if layer.kind == "recurrent" and not recurrent_ok:
             raise ExportError(f"{layer_name(i)}: {fmt} cannot hold a recurrent layer (recurrent weights "
                               "from the layer's own spikes); export a feed-forward network")
-        if layer.neuron_cfg.kind == "alif":
+        if layer.neuron_cfg.kind == "alif" and not adaptive_ok:
             raise ExportError(f"{layer_name(i)}: {fmt} cannot express the adaptive threshold of an "
                               "'alif' neuron; it supports lif neurons")
 

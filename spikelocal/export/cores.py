@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 from .common import atomic_output
+from ..hardware import map_network, write_corefile
 
 
 def write_cores(int_net, path: str | os.PathLike[str]) -> dict:
     """Map ``int_net`` onto its target and write the core file; returns the mapping summary."""
-    from ..hardware import map_network, write_corefile
-
     mapping = map_network(int_net, int_net.target)
     with atomic_output(path) as tmp:
         write_corefile(tmp, int_net, mapping)

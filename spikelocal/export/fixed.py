@@ -14,6 +14,8 @@ from ..data import batch_generator, encode, load_dataset
 from ..errors import DataError, ExportError
 from ..core.network import Network
 from .common import require_hard_reset, require_spiking
+from ..hardware import load_target, quantize_network
+from ..hardware.convert import calibration_stats
 
 log = logging.getLogger(__name__)
 CALIBRATION_IMAGES = 256
@@ -24,9 +26,6 @@ def integer_network(config: Any, net: Network, target: str = "loihi", weight_bit
     """Quantise ``net`` for ``target``; without data (or ``calibrate=False``) the exponents
     assume every input spikes at once (safe, coarser). ``max_weight_exp`` caps the weight
     exponent (netx: 0, since lava-dl reads plain 8-bit integer weights)."""
-    from ..hardware import load_target, quantize_network
-    from ..hardware.convert import calibration_stats
-
     require_spiking(net, "the fixed-point formats (netx, cores)")
     require_hard_reset(net, "the fixed-point formats (netx, cores)")
     if config is not None and config.data.encoding not in ("rate", "latency"):

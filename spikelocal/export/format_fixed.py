@@ -26,7 +26,7 @@ def write_netx_format(config: Any, net: Network, path: Path, options: ExportOpti
             check_integer_readback(int_net, read_netx_as_lava(path, options.target), options.test)}
 
 
-@register("cores", "cores.h5")
+@register("cores", "cores.h5", recurrent_ok=True, adaptive_ok=True)  # the core file holds both
 def write_cores_format(config: Any, net: Network, path: Path, options: ExportOptions) -> dict[str, Any]:
     int_net = integer_network(config, net, options.target, options.weight_bits, max_weight_exp=None)
     write_cores(int_net, path)

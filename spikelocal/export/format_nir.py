@@ -10,7 +10,7 @@ from .formats import ExportOptions, register
 from .nir_export import run_recording_to_nir, write_nir
 from .nir_import import read_nir
 from .nir_portable import write_portable
-from .parity import agreement, check_snntorch
+from .parity import SNNTORCH_DT, agreement, check_snntorch
 
 
 def _recording(path: Path) -> Path:
@@ -19,8 +19,9 @@ def _recording(path: Path) -> Path:
 
 @register("nir", "network.nir", recurrent_ok=True, companions=lambda path: [_recording(path)])
 def write(config: Any, net: Network, path: Path, options: ExportOptions) -> dict[str, Any]:
-    if options.reader is None:
-        write_nir(net, path, options.dt)
+    if options.reader in (None, "snntorch"):
+        snntorch = options.reader == "snntorch"
+        write_nir(net, path, SNNTORCH_DT if snntorch and options.dt is None else options.dt, snntorch_loops=snntorch)
     else:
         write_portable(net, path, options.reader, options.dt)
     try:  # the graph and its recording come as a pair, or not at all
@@ -30,9 +31,8 @@ def write(config: Any, net: Network, path: Path, options: ExportOptions) -> dict
         raise
     checks: dict[str, Any] = {}
     if options.test is not None:
-        if options.reader is None:
+        if options.reader in (None, "snntorch"):
             checks["snntorch"] = check_snntorch(net, options.test, path)
-        if not any(layer.is_recurrent for layer in net.layers):  # the importer reads chains only
-            checks["nir_reimport"] = agreement(spikelocal_counts(net, options.test),
-                                                spikelocal_counts(read_nir(path, options.dt), options.test))
+        checks["nir_reimport"] = agreement(spikelocal_counts(net, options.test),
+                                            spikelocal_counts(read_nir(path, options.dt), options.test))
     return checks

@@ -39,6 +39,8 @@ class Format:
     default_name: str
     #: a recurrent network may be written (the reader runs recurrence)
     recurrent_ok: bool = False
+    #: an ALIF (adaptive threshold) network may be written
+    adaptive_ok: bool = False
     #: more paths the output owns (claimed with it): f(path) -> paths
     companions: Callable[[Path], list[Path]] = lambda path: []
 
@@ -46,14 +48,14 @@ class Format:
 FORMATS_BY_NAME: dict[str, Format] = {}
 
 
-def register(name: str, default_name: str, recurrent_ok: bool = False,
+def register(name: str, default_name: str, recurrent_ok: bool = False, adaptive_ok: bool = False,
              companions: Callable[[Path], list[Path]] = lambda path: []) -> Callable[[Writer], Writer]:
     """Register the writer of format ``name`` (its default output name under ``export/``)."""
 
     def decorator(write: Writer) -> Writer:
         if name in FORMATS_BY_NAME:
             raise ValueError(f"export format {name!r} is already registered")
-        FORMATS_BY_NAME[name] = Format(write, default_name, recurrent_ok, companions)
+        FORMATS_BY_NAME[name] = Format(write, default_name, recurrent_ok, adaptive_ok, companions)
         return write
 
     return decorator

@@ -37,7 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportError
+from ..h5read import open_hdf5
 from .common import atomic_output
+from ..hardware import IntegerLayer, IntegerNetwork, Target, load_target
 
 FORMAT = "spikelocal-netx"
 VERSION = 1
@@ -125,15 +127,8 @@ def _text(ds) -> str:
 
 def read_netx(path: str | os.PathLike[str]):
     """Read a netx file written by :func:`write_netx` back into the same ``IntegerNetwork``."""
-    import h5py
-
-    from ..hardware import IntegerLayer, IntegerNetwork, Target
-
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError) as exc:
-        raise ExportError(f"{path}: not a readable netx HDF5 file ({exc})") from None
+    f = open_hdf5(path, "netx HDF5 file")
     with f:
         meta = f.get("spikelocal")
         if "layer" not in f or meta is None or meta.attrs.get("format") != FORMAT:
@@ -181,16 +176,9 @@ def read_netx_as_lava(path: str | os.PathLike[str], target: str = "loihi"):
     without one, the first layer must be dense. Pooling, ``delay``, dilation and groups are
     refused (spikelocal's integer simulator has none of them).
     """
-    import h5py
-
-    from ..hardware import load_target
-
     path = Path(path)
     tgt = load_target(target)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError) as exc:
-        raise ExportError(f"{path}: not a readable netx HDF5 file ({exc})") from None
+    f = open_hdf5(path, "netx HDF5 file")
     with f:
         try:
             return _lava_network(f, path, tgt)
@@ -203,8 +191,6 @@ def read_netx_as_lava(path: str | os.PathLike[str], target: str = "loihi"):
 
 def _lava_network(f, path: Path, tgt):
     """The body of :func:`read_netx_as_lava` on an open file."""
-    from ..hardware import IntegerLayer, IntegerNetwork
-
     if "layer" not in f or not len(f["layer"]):
         raise ExportError(f"{path}: not a netx file (no /layer group with layers 0, 1, ...)")
     group = f["layer"]

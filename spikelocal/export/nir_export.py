@@ -3,8 +3,17 @@
 Graph: ``input -> [flatN] -> fcN | convN -> lifN -> [poolN] -> ... -> output`` with NIR's
 Input, Flatten, Linear / Affine / Conv2d, CubaLIF, SumPool2d and Output nodes. A recurrent
 layer adds the cycle ``lifN -> recN -> lifN`` (``recN`` a Linear node holding W_rec): NIR's
-recurrent edge, which snnTorch's ``import_from_nir`` turns into an ``RSynaptic`` whose
-recurrent current reads the spikes of the step before, as spikelocal's layer does.
+recurrent edge; the reader's recurrent current reads the spikes of the step before, as
+spikelocal's layer does.
+
+For snnTorch (``snntorch_loops``, ``--reader snntorch``) the loop is written as
+``lifN -> recN -> recN_id -> lifN`` (``recN_id`` the identity): the same equations. Why:
+snnTorch 1.0.0's ``import_from_nir`` rewrites every two-node cycle neuron <-> Linear into a
+subgraph whose edges route the subgraph's input into W_rec (``_create_rnn_subgraph``:
+``(input, w_rec)``), and nirtorch 2.x builds that subgraph node by node (its ``RSynaptic``
+branch is never reached), so the imported layer computes W_rec (W_in x + s[t-1]); a
+three-node cycle is left alone, and nirtorch's interpreter runs it with the previous step's
+output when the caller passes the returned state back each step.
 
 NIR stores continuous ODEs and no time step. Ours is the graph's ``metadata["dt"]``, with
 the convention that forward Euler at that ``dt`` reproduces spikelocal's discrete update
@@ -39,6 +48,7 @@ from ..errors import ExportError
 from ..core.network import Network
 from .common import atomic_output, require_feed_forward, require_hard_reset, require_spiking
 from .nir_version import require_nir
+from ..analysis.recording import latest_recording, load_recording
 
 CONVENTION = "forward-euler; I then v; tau chosen so that Euler at dt equals exp(-dt_net/tau) decays"
 
@@ -64,8 +74,9 @@ def cuba_parameters(layer, dt: float) -> dict[str, np.ndarray]:
     }
 
 
-def network_to_nir(net: Network, dt: Optional[float] = None):
-    """The NIR graph of ``net`` (see the module docstring); ``dt`` defaults to layer 1's."""
+def network_to_nir(net: Network, dt: Optional[float] = None, snntorch_loops: bool = False):
+    """The NIR graph of ``net`` (see the module docstring); ``dt`` defaults to layer 1's;
+    ``snntorch_loops`` writes each recurrent loop through an identity node for snnTorch."""
     import nir
 
     require_nir()
@@ -106,7 +117,11 @@ def network_to_nir(net: Network, dt: Optional[float] = None):
             if not lif:
                 raise ExportError(f"layer{n}: NIR export of a recurrent layer needs lif neurons")
             nodes[f"rec{n}"] = nir.Linear(weight=layer.recurrent_weight().detach().cpu().numpy().astype(np.float32))
-            edges.extend([(f"lif{n}", f"rec{n}"), (f"rec{n}", f"lif{n}")])
+            if snntorch_loops:
+                nodes[f"rec{n}_id"] = nir.Linear(weight=np.eye(layer.num_neurons, dtype=np.float32))
+                edges.extend([(f"lif{n}", f"rec{n}"), (f"rec{n}", f"rec{n}_id"), (f"rec{n}_id", f"lif{n}")])
+            else:
+                edges.extend([(f"lif{n}", f"rec{n}"), (f"rec{n}", f"lif{n}")])
         if layer.pooled_shape != layer.out_shape:
             p = layer.cfg.pool
             add(f"pool{n}", nir.SumPool2d(kernel_size=np.array([p, p]), stride=np.array([p, p]),
@@ -121,11 +136,12 @@ def network_to_nir(net: Network, dt: Optional[float] = None):
         raise ExportError(f"NIR export: the graph does not type-check ({exc})") from None
 
 
-def write_nir(net: Network, path: str | os.PathLike[str], dt: Optional[float] = None) -> None:
+def write_nir(net: Network, path: str | os.PathLike[str], dt: Optional[float] = None,
+              snntorch_loops: bool = False) -> None:
     """Write ``net`` as a NIR HDF5 file at ``path`` (atomically)."""
     import nir
 
-    graph = network_to_nir(net, dt)
+    graph = network_to_nir(net, dt, snntorch_loops)
     with atomic_output(path) as tmp:
         nir.write(tmp, graph)
 
@@ -174,8 +190,6 @@ def run_recording_to_nir(run_dir: str | os.PathLike[str], net: Network, path: st
     """Write the run's latest recording (``RUN/recordings/epoch_*.h5``) as NIR data at ``path``;
     False when the run has none."""
     import nir
-
-    from ..analysis.recording import latest_recording, load_recording
 
     found = latest_recording(Path(run_dir))
     if found is None:

@@ -2,7 +2,10 @@
 local rule can keep training.
 
 Accepted: a chain ``Input -> ([Flatten] Linear|Affine|Conv2d [CubaLIF|LIF] [SumPool2d|AvgPool2d])+
--> Output``. A synapse without a neuron becomes a ``linear`` (rate) layer.
+-> Output``. A synapse without a neuron becomes a ``linear`` (rate) layer. A neuron may also
+feed itself back through a Linear node (``lifN -> recN -> lifN``, NIR's recurrent edge, or
+through two Linear nodes, the form written for snnTorch's importer): the layer becomes a
+``recurrent`` one whose recurrent matrix is the loop's product, scaled per neuron like W.
 
 The graph is read with the convention of :mod:`.nir_export`: forward Euler at the time step
 ``dt`` (``metadata["dt"]``, or given by the caller, e.g. 1e-4 s for snnTorch graphs). For
@@ -29,6 +32,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Optional
 
 import numpy as np
@@ -40,6 +44,10 @@ from ..core.network import Network
 from .nir_export import graph_metadata
 from .nir_portable import standard_graph
 from .nir_version import require_nir
+from .. import rundir
+from ..checkpoint import save_checkpoint
+from ..data import load_dataset
+from ..trainer import Trainer, run
 
 SYNAPSES = ("Linear", "Affine", "Conv2d")
 NEURONS = ("CubaLIF", "LIF")
@@ -91,6 +99,43 @@ def _chain(graph) -> list[tuple[str, Any]]:
     return order
 
 
+def _recurrent_loops(graph) -> tuple[Any, dict[str, np.ndarray]]:
+    """Cut every loop neuron -> Linear [-> Linear] -> same neuron out of the graph; returns the
+    remaining graph (nodes and edges) and each looped neuron's recurrent matrix."""
+    succ: dict[str, list[str]] = {}
+    pred: dict[str, list[str]] = {}
+    for a, b in graph.edges:
+        succ.setdefault(a, []).append(b)
+        pred.setdefault(b, []).append(a)
+    linear = {k for k, n in graph.nodes.items() if type(n).__name__ == "Linear"}
+    only = lambda k: len(succ.get(k, [])) == 1 and len(pred.get(k, [])) == 1  # noqa: E731
+    loops: dict[str, np.ndarray] = {}
+    cut_nodes: set[str] = set()
+    for name, node in graph.nodes.items():
+        if type(node).__name__ not in NEURONS:
+            continue
+        for first in succ.get(name, []):
+            path, k = [], first
+            while k in linear and only(k) and len(path) < 2:
+                path.append(k)
+                k = succ[k][0]
+                if k == name:
+                    break
+            if k == name and path:
+                mat = np.eye(np.asarray(graph.nodes[path[0]].weight).shape[1])
+                for p in path:
+                    mat = np.asarray(graph.nodes[p].weight, dtype=np.float64) @ mat
+                if name in loops:
+                    raise ExportError(f"NIR import: neuron {name!r} has more than one recurrent loop")
+                loops[name] = mat
+                cut_nodes.update(path)
+    if not loops:
+        return graph, loops
+    nodes = {k: v for k, v in graph.nodes.items() if k not in cut_nodes}
+    edges = [(a, b) for a, b in graph.edges if a not in cut_nodes and b not in cut_nodes]
+    return SimpleNamespace(nodes=nodes, edges=edges), loops
+
+
 def _uniform(name: str, key: str, value: np.ndarray) -> float:
     arr = np.asarray(value, dtype=np.float64)
     if arr.size and not np.allclose(arr, arr.flat[0], rtol=1e-6, atol=0):
@@ -137,6 +182,7 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
         graph, dt = standard_graph(graph, meta)
         reset = "subtract"
     dt = graph_dt(graph, dt)
+    graph, loops = _recurrent_loops(graph)
     chain = _chain(graph)
     input_shape = tuple(int(s) for s in np.asarray(chain[0][1].input_type["input"]).reshape(-1))
     layers: list[dict[str, Any]] = []
@@ -175,9 +221,18 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
         raise ExportError("NIR import: the graph has no Linear, Affine or Conv2d node")
     configs, tensors = [], []
     for spec in layers:
-        cfg, weight, bias = _convert_layer(spec, dt, reset)
+        cfg, weight, bias, factor = _convert_layer(spec, dt, reset)
+        rec = loops.get(spec["neuron"][0]) if spec["neuron"] is not None else None
+        if rec is not None:
+            if cfg.kind != "dense" or rec.shape != (weight.shape[0],) * 2:
+                raise ExportError(f"NIR import: the recurrent loop of {spec['neuron'][0]!r} needs a dense layer "
+                                  f"and a square matrix of its size, got {list(rec.shape)}")
+            # the loop enters the same neuron input as W, so row j takes W's factor k_j
+            rec = rec * np.broadcast_to(factor, (rec.shape[0],))[:, None]
+            cfg = cfg.model_copy(update={"kind": "recurrent",
+                                         "self_connections": bool(np.any(np.diag(rec) != 0))})
         configs.append(cfg)
-        tensors.append((weight, bias))
+        tensors.append((weight, bias, rec))
     last = layers[-1]
     if type(last["node"]).__name__ == "Conv2d":
         raise ExportError(f"NIR import: the last synapse {last['name']!r} is a Conv2d; spikelocal's output layer "
@@ -189,7 +244,9 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
     except Exception as exc:
         raise ExportError(f"NIR import: the layers do not form a spikelocal network ({exc})") from None
     with torch.no_grad():
-        for layer, (weight, bias) in zip(net.layers, tensors):
+        for layer, (weight, bias, rec) in zip(net.layers, tensors):
+            if rec is not None:
+                layer.recurrent.copy_(torch.from_numpy(rec.astype(np.float32)))
             if tuple(layer.weight.shape) != weight.shape:
                 raise ExportError(f"NIR import: weight shape {list(weight.shape)} does not fit the layer input "
                                   f"{list(layer.in_shape)} (expected {list(layer.weight.shape)})")
@@ -200,7 +257,9 @@ def nir_to_network(graph, dt: Optional[float] = None, seed: int = 0) -> Network:
 
 
 def _convert_layer(spec: dict[str, Any], dt: float, reset_kind: str = "hard"
-                   ) -> tuple[LayerConfig, np.ndarray, np.ndarray]:
+                   ) -> tuple[LayerConfig, np.ndarray, np.ndarray, np.ndarray]:
+    """The layer's config, W and b in spikelocal's convention, and the per-neuron factor k
+    that W was scaled by (module docstring)."""
     node, name = spec["node"], spec["name"]
     kind = type(node).__name__
     w = np.asarray(node.weight, dtype=np.float64) * spec["in_scale"]
@@ -224,7 +283,7 @@ def _convert_layer(spec: dict[str, Any], dt: float, reset_kind: str = "hard"
     if spec["neuron"] is None:
         layer["bias"] = bool(np.any(c != 0))
         layer["neuron"] = {"kind": "linear", "dt": dt}
-        return LayerConfig(**layer), w.astype(np.float32), c.astype(np.float32)
+        return LayerConfig(**layer), w.astype(np.float32), c.astype(np.float32), np.ones(1)
     nname, neuron = spec["neuron"]
     nkind = type(neuron).__name__
     reset = np.asarray(neuron.v_reset if neuron.v_reset is not None else 0.0)
@@ -256,7 +315,7 @@ def _convert_layer(spec: dict[str, Any], dt: float, reset_kind: str = "hard"
     layer["neuron"] = {"kind": "lif", "dt": dt, "tau_syn": syn_tau, "tau_mem": -dt / math.log(beta),
                        "threshold": theta, "reset": reset_kind}
     w = w * k.reshape((-1,) + (1,) * (w.ndim - 1))
-    return LayerConfig(**layer), w.astype(np.float32), b.astype(np.float32)
+    return LayerConfig(**layer), w.astype(np.float32), b.astype(np.float32), np.asarray(k, dtype=np.float64)
 
 
 def read_nir(path: str | os.PathLike[str], dt: Optional[float] = None, seed: int = 0) -> Network:
@@ -273,11 +332,6 @@ def start_run_from_nir(path: str | os.PathLike[str], config, out: str | os.PathL
     one (a fresh random readout G per layer, from ``config.seed``). Without ``train`` the run
     stops at epoch 0, and ``spikelocal run OUT/config.yaml --resume --out OUT`` trains it.
     """
-    from .. import rundir
-    from ..checkpoint import save_checkpoint
-    from ..data import load_dataset
-    from ..trainer import Trainer, run
-
     imported = read_nir(path, dt, config.seed)
     net_cfg = imported.cfg.model_copy(update={"readout": config.network.readout})
     config = config.model_copy(update={"network": net_cfg})

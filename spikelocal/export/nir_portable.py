@@ -47,6 +47,7 @@ from ..core.network import Network
 from ..errors import ExportError
 from .common import atomic_output, layer_name
 from .nir_version import require_nir
+import torch
 
 PRESET = "experiments/quickstart_portable.yaml"
 DEFAULT_PRESET = "experiments/quickstart.yaml"
@@ -176,8 +177,6 @@ def rockpool_graph(net: Network, dt: float):
 def _rockpool_decay(dt: float, tau: float) -> float:
     """The synaptic decay as Rockpool computes it (float32 ``exp(-dt / tau)``), so that the
     weights divided by it multiply back to W in Rockpool's own arithmetic."""
-    import torch
-
     return float(torch.exp(-dt / torch.as_tensor(tau, dtype=torch.float)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ExportError
+from importlib.metadata import PackageNotFoundError, version
 
 NIR_FLOOR = (1, 0, 8)
 
@@ -27,8 +28,6 @@ def _parse(version: str) -> tuple[int, ...]:
 
 def installed_nir() -> str:
     """The installed nir's version ('' when it is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("nir")
     except PackageNotFoundError:

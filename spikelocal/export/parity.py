@@ -18,6 +18,11 @@ import torch
 
 from ..core.network import Network
 from .brian2_export import brian2_counts, spikelocal_counts
+from . import brian2_model
+from .common import layer_name
+from .nir_export import network_to_nir
+from .nir_export import graph_metadata
+from ..hardware import simulate_integer
 
 SNNTORCH_DT = 1e-4  # snnTorch 1.0's import_from_nir hard-codes this step
 
@@ -37,7 +42,6 @@ def check_brian2(net: Network, spikes: torch.Tensor, folder: Optional[str | os.P
     With ``folder`` (an export), Brian2 is built from its ``weights.npz``, as ``run.py`` does."""
     if folder is None:
         return agreement(spikelocal_counts(net, spikes), brian2_counts(net, spikes))
-    from . import brian2_model
 
     arrays = brian2_model.load_arrays(str(Path(folder) / "weights.npz"))
     x = spikes.numpy().reshape(spikes.shape[0], spikes.shape[1], -1) > 0
@@ -48,18 +52,12 @@ def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.P
                    ) -> dict[str, Any]:
     """The NIR graph (written at dt = 1e-4) imported by snnTorch's ``import_from_nir``:
     output-layer spike counts against spikelocal's. Skipped (with the reason) for a network
-    snnTorch's importer cannot take: biases (v_leak) or rate layers."""
+    snnTorch's importer cannot take: biases (v_leak) or rate layers. Recurrent loops are run
+    in the form :mod:`.nir_export` writes for snnTorch (``snntorch_loops``), the state that
+    the imported module returns passed back each step."""
     import snntorch.utils
     from snntorch.import_nir import import_from_nir
 
-    from .common import layer_name
-    from .nir_export import network_to_nir
-
-    if any(layer.is_recurrent for layer in net.layers):
-        # measured with snntorch 1.0.0: the graph executor interprets the recurrent subgraph
-        # itself instead of building RSynaptic, and routes the input through w_rec
-        return {"skipped": "snnTorch's import_from_nir runs a recurrent subgraph as input -> w_rec -> "
-                           "CubaLIF (not RSynaptic), so its spikes are not the network's"}
     for i, layer in enumerate(net.layers):
         if layer.neuron_cfg.kind != "lif" or (layer.bias is not None and bool(layer.bias.detach().any())):
             return {"skipped": f"{layer_name(i)} has a bias or a rate neuron; snnTorch's import_from_nir "
@@ -68,26 +66,31 @@ def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.P
     if path is not None:
         import nir
 
-        from .nir_export import graph_metadata
-
         graph = nir.read(path)
         file_dt = graph_metadata(graph).get("dt")
-        if file_dt is None or not math.isclose(float(file_dt), SNNTORCH_DT, rel_tol=1e-9):
+        two_cycles = [(a, b) for a, b in graph.edges if (b, a) in graph.edges]
+        if two_cycles:
+            graph, source = None, (f"graph rebuilt with its recurrent loops through an identity node: the file's "
+                                   f"{two_cycles[0][0]} <-> {two_cycles[0][1]} is a two-node cycle, which snnTorch "
+                                   "1.0.0's import_from_nir rewires (export with --reader snntorch)")
+        elif file_dt is None or not math.isclose(float(file_dt), SNNTORCH_DT, rel_tol=1e-9):
             graph, source = None, (f"graph rebuilt at dt = 1e-4: the file's dt is {file_dt} and snnTorch's "
                                    "importer assumes 1e-4 (export with --dt 1e-4 for snnTorch)")
         else:
             source = f"the file {path}"
     with contextlib.redirect_stdout(io.StringIO()):  # snnTorch prints while importing
-        module = import_from_nir(graph if graph is not None else network_to_nir(net, dt=SNNTORCH_DT))
+        module = import_from_nir(graph if graph is not None else network_to_nir(net, SNNTORCH_DT, snntorch_loops=True))
     flat = len(net.input_shape) == 3 and net.layers[0].kind == "dense"
     counts = []
     with torch.no_grad():
         for sample in spikes.float():
             snntorch.utils.reset(module)
             total = torch.zeros(net.num_classes)
+            state = None  # nirtorch keeps a recurrent loop's last output in the state it returns
             for x in sample:
-                y = module(x.reshape(-1) if flat else x)
-                total += (y[0] if isinstance(y, tuple) else y).reshape(-1)
+                y = module(x.reshape(-1) if flat else x, state)
+                y, state = y if isinstance(y, tuple) else (y, None)
+                total += y.reshape(-1)
             counts.append(total.numpy().astype(np.int64))
     ours = spikelocal_counts(net, spikes)
     out = agreement([ours[-1]], [np.stack(counts)])
@@ -98,7 +101,5 @@ def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.P
 
 def check_integer_readback(int_net, back, spikes: torch.Tensor) -> dict[str, Any]:
     """The fixed-point network against the one read back from the written file."""
-    from ..hardware import simulate_integer
-
     x = spikes.transpose(0, 1).numpy().astype(np.uint8)
     return agreement(simulate_integer(int_net, x).counts, simulate_integer(back, x).counts)

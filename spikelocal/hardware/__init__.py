@@ -31,6 +31,10 @@ float layer, all integers as numpy int64:
     bias_mant, bias_exp       bias mantissa (int64 [N] dense, [C_out] conv, or None), shared exponent
     scale         float -> u/v units (documentation: W * scale ~= weight * 2**(exp + 6))
     pool_folded   pooling factor of the previous layer folded into these synapses (1 = none)
+    recurrent     mantissas [N, N] from the layer's own spikes of the previous step, or None
+    reset         "hard" (v <- 0) or "subtract" (v <- v - vth << 6)
+    adapt_decay, adapt_jump   ALIF: decay and rise per spike of the adaptive threshold (None: none)
+    linear        a linear output read by the host: (a_in << 6) + bias each step, no compartment
 
 Sum pooling is folded into the *next* layer's synapses: a pooled sum of spikes is linear, so
 a dense layer after a p x p pooled conv reads every unpooled neuron with the weight of its

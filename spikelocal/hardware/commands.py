@@ -5,6 +5,9 @@ import argparse
 from pathlib import Path
 
 from ..commands import command
+import torch
+from ..errors import ConfigError
+from .convert import convert
 
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
@@ -29,11 +32,6 @@ def _convert(args: argparse.Namespace) -> int:
 
     Example: spikelocal convert runs/quickstart --weight-bits 4 --finetune
     """
-    import torch
-
-    from ..errors import ConfigError
-    from .convert import convert
-
     if not 0 < args.finetune_fraction <= 1:
         raise ConfigError(f"--finetune-fraction {args.finetune_fraction}: expected a fraction in (0, 1]")
     if args.finetune_epochs < 1 or (args.test_samples is not None and args.test_samples < 1):

@@ -12,6 +12,12 @@ Output directory (written under a temporary name, renamed when complete)::
     cores.h5          the core file (:mod:`.corefile`), checked to rebuild the same spikes
     sweep.csv/.md/.png  accuracy and agreement for 2..8 weight bits (without --no-sweep)
 
+Recurrent and ALIF networks convert too (:mod:`.fixed_point`); the accuracy of a task that
+answers at its end (cue accumulation, delayed recall) is scored, on both sides, over the
+steps from its decision step on, as the run's own evaluation does; a linear output layer
+(read by the host) has no spikes to compare, so ``decision_agreement`` (same predicted class)
+stands beside the spiking layers' count agreement.
+
 Inputs are the run's encoding (rate or latency spikes) of the test set, drawn from fixed
 seeds, so float and integer networks see exactly the same spikes. Exponents are calibrated
 on the float network's activity for a few hundred *training* images.
@@ -32,7 +38,7 @@ import torch
 from .. import seeds
 from ..data import batch_generator, encode, load_dataset
 from ..errors import ConfigError, ExportError, RunDirError
-from ..export.common import require_feed_forward
+from ..config.datasets import decision_start
 from ..core.network import Network
 from ..rundir import load_network, open_run, run_path
 from .corefile import read_corefile, write_corefile
@@ -41,6 +47,7 @@ from .mapping import map_network
 from .reference import run_float
 from .simulator import simulate_integer
 from .targets import Target, load_target
+from .finetune import finetune as run_finetune
 
 SWEEP_BITS = (2, 3, 4, 5, 6, 7, 8)
 
@@ -53,7 +60,8 @@ def _check_run(config) -> None:
 
 def calibration_stats(net: Network, spikes: torch.Tensor) -> list[LayerStats]:
     act = run_float(net, spikes)
-    return [LayerStats(a, b, c) for a, b, c in zip(act.max_input, act.max_current, act.max_voltage)]
+    return [LayerStats(a, b, c, d) for a, b, c, d in
+            zip(act.max_input, act.max_current, act.max_voltage, act.max_adaptation)]
 
 
 class Evaluator:
@@ -61,6 +69,8 @@ class Evaluator:
 
     def __init__(self, config, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> None:
         self.config, self.x, self.y, self.bs = config, x, y, batch_size
+        self.score_from = decision_start(config.data)
+        self.float_predictions: Optional[np.ndarray] = None
 
     def batches(self):
         for i, start in enumerate(range(0, len(self.x), self.bs)):
@@ -70,27 +80,40 @@ class Evaluator:
 
     def float_counts(self, net: Network) -> tuple[float, list[np.ndarray]]:
         correct, counts = 0, []
+        predictions = []
         for spikes, y in self.batches():
-            c = run_float(net, spikes).counts
-            correct += int((c[-1].argmax(1) == y).sum())
-            counts.append(c)
+            act = run_float(net, spikes, self.score_from)
+            predictions.append(act.scores.argmax(1))
+            counts.append(act.counts)
+        self.float_predictions = np.concatenate(predictions)
+        correct = int((self.float_predictions == self.y.numpy()).sum())
         return correct / len(self.x), [np.concatenate(k) for k in zip(*counts)]
 
     def integer(self, int_net: IntegerNetwork) -> tuple[float, list[np.ndarray], list[dict[str, int]]]:
         correct, counts, overflow = 0, [], None
+        predictions = []
         for spikes, y in self.batches():
-            r = simulate_integer(int_net, spikes.numpy().astype(np.uint8))
-            correct += int((r.counts[-1].argmax(1) == y).sum())
+            r = simulate_integer(int_net, spikes.numpy().astype(np.uint8), score_from=self.score_from)
+            predictions.append(r.scores.argmax(1))
+            correct += int((predictions[-1] == y).sum())
             counts.append(r.counts)
             overflow = r.overflow if overflow is None else [
                 {k: a[k] + b[k] for k in a} for a, b in zip(overflow, r.overflow)]
+        self.fixed_predictions = np.concatenate(predictions)
         return correct / len(self.x), [np.concatenate(k) for k in zip(*counts)], overflow or []
+
+    def decision_agreement(self) -> float:
+        """Fraction of test samples on which the last float and integer runs predict alike."""
+        return float(np.mean(self.float_predictions == self.fixed_predictions))
 
 
 def agreement(float_counts: list[np.ndarray], int_counts: list[np.ndarray]) -> list[dict[str, float]]:
-    """Per layer: exact match of per-neuron counts, their correlation, total spikes."""
+    """Per spiking layer: exact match of per-neuron counts, their correlation, total spikes
+    (a linear output layer's float sums are not spike counts and are left out)."""
     out = []
     for l, (f, i) in enumerate(zip(float_counts, int_counts), start=1):
+        if f.dtype.kind == "f":
+            continue
         f, i = f.astype(np.float64).ravel(), i.astype(np.float64).ravel()
         corr = float(np.corrcoef(f, i)[0, 1]) if f.std() > 0 and i.std() > 0 else float(np.array_equal(f, i))
         out.append({"layer": l, "exact_count_fraction": float(np.mean(f == i)), "count_correlation": corr,
@@ -121,7 +144,9 @@ def convert(run_dir: "str | os.PathLike[str] | Any", out_dir: Optional[str | os.
     open_run(run_dir, require_finished=True)
     config, net = load_network(run_dir)
     _check_run(config)
-    require_feed_forward(net, "fixed-point conversion")
+    if finetune and any(layer.is_recurrent for layer in net.layers):
+        raise ConfigError("--finetune: fine-tuning keeps only feed-forward weights on the grid; "
+                          "convert a recurrent network without it")
     out = _out_dir(run_dir, Path(out_dir) if out_dir is not None else None, tgt, weight_bits)
     int_net = quantize_network(net, tgt, weight_bits, rounding, seed=seed)  # validates before any work
     map_network(int_net, tgt)
@@ -145,8 +170,6 @@ def convert(run_dir: "str | os.PathLike[str] | Any", out_dir: Optional[str | os.
         pass
     reference_counts = float_counts
     if finetune:
-        from .finetune import finetune as run_finetune
-
         before_acc, _, _ = ev.integer(int_net)
         clips = [r["clip"] for r in int_net.report]
         tuned, info = run_finetune(config, net, data, clips, weight_bits, tgt, finetune_fraction,
@@ -170,6 +193,7 @@ def convert(run_dir: "str | os.PathLike[str] | Any", out_dir: Optional[str | os.
                     "cores_used": mapping.cores_used, "fits_one_chip": mapping.fits_one_chip,
                     "layers": int_net.report, "agreement": agreement(reference_counts, int_counts),
                     "agreement_reference": "fine-tuned float network" if finetune else "float network",
+                    "decision_agreement": ev.decision_agreement(), "decision_from_step": ev.score_from,
                     "overflow": overflow, "mapping": mapping.to_dict()})
 
     made = [d for d in (out.parent, *out.parent.parents) if not d.exists()]  # removed again on failure

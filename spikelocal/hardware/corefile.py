@@ -16,6 +16,11 @@ Layout (format ``spikelocal-cores``, version 1; integers little-endian)::
                                         (effective weight = mantissa * 2**weight_exp;
                                         0 where no synapse)
         bias_mant         int32 [n]     only when the layer has a bias
+        recurrent_weights int16 [n, N]  only in a recurrent layer: mantissas from the layer's
+                                        own N neurons (same weight_exp)
+
+Layer attrs added for the compartments of :mod:`.stateful_core`: reset ("hard"|"subtract"),
+linear (0|1), and for an adaptive threshold adapt_decay and adapt_jump (absent: none).
 
 The reader assembles each layer from its cores alone: a dense layer's matrix from the
 blocks, a conv layer's kernel from the position of every (neuron, axon) pair inside its
@@ -31,6 +36,7 @@ import h5py
 import numpy as np
 
 from ..errors import ExportError
+from ..h5read import open_hdf5
 from .fixed_point import IntegerLayer, IntegerNetwork
 from .mapping import Mapping
 from .targets import Target
@@ -77,7 +83,10 @@ def write_corefile(path: str | os.PathLike[str], net: IntegerNetwork, mapping: M
             g.attrs.update({"kind": layer.kind, "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape),
                             "kernel": layer.kernel, "stride": layer.stride, "padding": layer.padding,
                             "pool_folded": layer.pool_folded, "scale": layer.scale,
-                            "cores": [c.core for c in mapping.layer_cores(i + 1)]})
+                            "cores": [c.core for c in mapping.layer_cores(i + 1)],
+                            "reset": layer.reset, "linear": int(layer.linear)})
+            if layer.adapt_jump is not None:
+                g.attrs.update({"adapt_decay": layer.adapt_decay, "adapt_jump": layer.adapt_jump})
         for core in mapping.cores:
             layer = net.layers[core.layer - 1]
             mask = mapping.axon_masks[core.layer - 1][core.core - mapping.layer_cores(core.layer)[0].core]
@@ -93,6 +102,8 @@ def write_corefile(path: str | os.PathLike[str], net: IntegerNetwork, mapping: M
             if layer.bias_mant is not None:
                 per = layer.num_neurons // layer.bias_mant.size
                 g.create_dataset("bias_mant", data=np.repeat(layer.bias_mant, per)[a:b].astype(np.int32))
+            if layer.recurrent is not None:
+                g.create_dataset("recurrent_weights", data=layer.recurrent[a:b].astype(np.int16), compression="gzip")
     os.replace(tmp, path)
 
 
@@ -105,10 +116,7 @@ def _one(values: set, what: str, layer: int, path: Path) -> int:
 def read_corefile(path: str | os.PathLike[str]) -> IntegerNetwork:
     """Rebuild the :class:`IntegerNetwork` from a core file's cores."""
     path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, FileNotFoundError) as exc:
-        raise ExportError(f"{path}: not a readable HDF5 core file ({exc})") from None
+    f = open_hdf5(path, "HDF5 core file")
     with f:
         if f.attrs.get("format") != FORMAT:
             raise ExportError(f"{path}: not a {FORMAT} file (format {f.attrs.get('format')!r})")
@@ -126,6 +134,7 @@ def read_corefile(path: str | os.PathLike[str]) -> IntegerNetwork:
                       else np.zeros((out_shape[0], in_shape[0], k, k), np.int64))
             seen = None if kind == "dense" else np.zeros(weight.shape, bool)
             bias = np.zeros(n_out, np.int64)
+            rec = np.zeros((n_out, n_out), np.int64) if any("recurrent_weights" in c for c in mine) else None
             has_bias = False
             for c in mine:
                 a, b = int(c.attrs["neuron_start"]), int(c.attrs["neuron_stop"])
@@ -140,6 +149,8 @@ def read_corefile(path: str | os.PathLike[str]) -> IntegerNetwork:
                 if "bias_mant" in c:
                     has_bias = True
                     bias[a:b] = c["bias_mant"][()]
+                if rec is not None:
+                    rec[a:b] = c["recurrent_weights"][()]
             bias_mant = None
             if has_bias:
                 bias_mant = bias if kind == "dense" else bias.reshape(out_shape[0], -1)[:, 0].copy()
@@ -148,7 +159,9 @@ def read_corefile(path: str | os.PathLike[str]) -> IntegerNetwork:
                 kind=kind, in_shape=in_shape, out_shape=out_shape, weight=weight, weight_exp=attr("weight_exp"),
                 du=attr("du"), dv=attr("dv"), vth=attr("vth"), bias_mant=bias_mant, bias_exp=attr("bias_exp"),
                 kernel=k, stride=int(meta["stride"]), padding=int(meta["padding"]), scale=float(meta["scale"]),
-                pool_folded=int(meta["pool_folded"])))
+                pool_folded=int(meta["pool_folded"]), recurrent=rec, reset=str(meta.get("reset", "hard")),
+                linear=bool(meta.get("linear", 0)), adapt_decay=int(meta.get("adapt_decay", 0)),
+                adapt_jump=int(meta["adapt_jump"]) if "adapt_jump" in meta else None))
         return IntegerNetwork(layers, tuple(int(v) for v in f.attrs["input_shape"]), target,
                               int(f.attrs["weight_bits"]), int(f.attrs["num_classes"]))
 

@@ -25,6 +25,23 @@ exponent is then the largest one for which the activity measured on calibration 
 (max |W s|, |I|, |V| of the float net) fits the int16 synaptic input and half of the 24-bit
 state, and vth fits its 17 bits: the finest voltage resolution that does not overflow.
 Mantissas are symmetric (+-m g): the chip's extra negative code is left unused.
+
+Recurrent layers, adaptive thresholds, subtractive reset and a linear output (the float
+model's ``kind: recurrent``, ``alif``, ``reset: subtract`` and a ``linear`` output layer)::
+
+    a_in[t] = sum_j w_ij s_j[t-1] + sum_k r_ik z_k[t-1]     input and recurrent synapses, one sum
+    z[t]    = trunc(z[t-1] (unity - da) / unity) + jump s[t]   adaptation, v units
+    spike v - z[t-1] > vth << shift                            A[t] = theta + beta_a a[t-1]
+    subtract: v <- v - (vth << shift) where s                  V <- V - theta
+    linear output: y[t] = (a_in[t] << shift) + bias            y = W s + b, read by the host
+
+W and the recurrent matrix R feed the same compartment current, so they are quantised as one
+matrix [W | R] (one clip, one exponent): the scheme of a feed-forward layer applied to the
+concatenation. A spike reaches its own layer one step later (the float layer reads
+s[t-1]), which is the chip's synaptic delay: a target with another delay is refused.
+``da = round(unity (1 - rho))`` and ``jump = round(beta_a S)``: the float adaptation beta_a a
+in the units of v. The adaptation is a third decaying state per compartment (as u and v);
+the calibration adds its largest float value to the voltage range the exponent must hold.
 """
 from __future__ import annotations
 
@@ -62,6 +79,16 @@ class IntegerLayer:
     padding: int = 0
     scale: float = 1.0
     pool_folded: int = 1
+    recurrent: Optional[np.ndarray] = None   # [N, N] mantissas from the layer's own spikes
+    reset: str = "hard"                      # "hard" (v <- 0) or "subtract" (v <- v - vth << shift)
+    adapt_decay: int = 0                     # da of the adaptive threshold
+    adapt_jump: Optional[int] = None         # its rise per spike in v units (None: no adaptation)
+    linear: bool = False                     # no compartment: y = (a_in << shift) + bias each step
+
+    @property
+    def stateful(self) -> bool:
+        """Needs the general step loop (:mod:`.stateful_core`) rather than the plain LIF one."""
+        return self.recurrent is not None or self.adapt_jump is not None or self.reset != "hard" or self.linear
 
     @property
     def num_neurons(self) -> int:
@@ -97,6 +124,7 @@ class LayerStats:
     max_input: float
     max_current: float
     max_voltage: float
+    max_adaptation: float = 0.0   # ALIF: largest beta_a a (the threshold's rise)
 
 
 def decays(alpha: float, beta: float, target: Target) -> tuple[int, int]:
@@ -151,16 +179,27 @@ def fold_pool(weight: np.ndarray, kind: str, in_shape: tuple[int, ...], pool: in
     return folded, (c, h * pool, w * pool), stride * pool, padding * pool
 
 
-def _check_layer(i: int, layer: torch.nn.Module) -> None:
+def _check_layer(i: int, layer: torch.nn.Module, target: Target) -> None:
     name = f"layer {i + 1} ({layer.kind})"
-    if not layer.neuron.spiking:
+    linear_out = layer.is_output and layer.neuron_cfg.kind == "linear"
+    if not layer.neuron.spiking and not linear_out:
         raise ExportError(f"{name}: neuron kind {layer.neuron_cfg.kind!r} has no integer compartment; "
-                          "conversion needs LIF neurons in every layer")
-    if not layer.neuron.hard_reset:
-        raise ExportError(f"{name}: reset 'subtract' is not supported; the compartment resets to 0 (hard)")
-    for pname, p in (("weights", layer.weight), ("bias", layer.bias)):
+                          "conversion needs LIF or ALIF neurons (a linear output layer is read by the host)")
+    if layer.kind == "recurrent" and target.synaptic_delay != 1:
+        raise ExportError(f"{name}: target {target.name} has synaptic_delay {target.synaptic_delay}; a "
+                          "recurrent layer reads its spikes of the previous step, which needs delay 1")
+    for pname, p in (("weights", layer.weight), ("bias", layer.bias), ("recurrent weights", layer.recurrent)):
         if p is not None and not torch.isfinite(p).all():
             raise ExportError(f"{name}: {pname} contain NaN or infinite values")
+
+
+def _adaptation(layer: torch.nn.Module, scale: float, target: Target) -> tuple[int, Optional[int]]:
+    """(da, jump) of an ALIF layer (package docstring); (0, None) for any other neuron."""
+    if layer.neuron_cfg.kind != "alif":
+        return 0, None
+    unity = target.decay_unity
+    da = min(max(round(unity * (1.0 - layer.neuron.rho)), 0), unity - 1)
+    return da, int(round(layer.neuron.adapt * scale))
 
 
 def quantize_network(net: Network, target: Target, weight_bits: int = 8, rounding: Rounding = "nearest",
@@ -180,36 +219,46 @@ def quantize_network(net: Network, target: Target, weight_bits: int = 8, roundin
     report: list[dict[str, Any]] = []
     prev_pool = 1
     for i, layer in enumerate(net.layers):
-        _check_layer(i, layer)
+        _check_layer(i, layer, target)
         w = layer.weight.detach().double().numpy()
         stride = layer.cfg.stride if layer.kind == "conv" else 1
         padding = layer.cfg.padding if layer.kind == "conv" else 0
         w, in_shape, stride, padding = fold_pool(w, layer.kind, tuple(layer.in_shape), prev_pool, stride, padding)
+        n_in = w.shape[1] if layer.kind == "recurrent" else 0
+        if layer.kind == "recurrent":  # [W | R]: one current, one scale (package docstring)
+            w = np.concatenate([w, layer.recurrent_weight().detach().double().numpy()], axis=1)
         c = clips[i] if clips is not None else choose_clip(w, m)
         codes = w / c * m
         clipped = int(np.count_nonzero(np.abs(np.round(codes)) > m))
         k = np.clip(round_codes(codes, rounding, rng), -m, m)
         mant = (k * g).astype(np.int64)
         err = w - k * c / m
-        theta = layer.neuron.threshold
+        linear = not layer.neuron.spiking
+        theta = 0.0 if linear else layer.neuron.threshold
         fan_in = w.reshape(w.shape[0], -1)
         if stats is not None:
             st = stats[i]
         else:
             worst = float(np.abs(fan_in).sum(1).max())
-            st = LayerStats(worst, worst / (1 - layer.neuron.alpha), worst / ((1 - layer.neuron.alpha) * (1 - layer.neuron.beta)))
+            st = (LayerStats(worst, worst, worst) if linear else
+                  LayerStats(worst, worst / (1 - layer.neuron.alpha),
+                             worst / ((1 - layer.neuron.alpha) * (1 - layer.neuron.beta))))
         exp = exp_lo
         for e in range(target.weight_exp_max, exp_lo - 1, -1):
             s = m * g * 2.0 ** (e + shift) / c
             if (st.max_input * s / 2 ** shift <= 0.9 * target.activation_max
-                    and max(st.max_current, st.max_voltage, theta) * s <= target.state_max / 2
+                    and max(st.max_current, st.max_voltage, theta + st.max_adaptation) * s <= target.state_max / 2
                     and round(theta * s / 2 ** shift) <= target.threshold_max):
                 exp = e
                 break
         scale = m * g * 2.0 ** (exp + shift) / c
         vth_raw = round(theta * scale / 2 ** shift)
         vth = int(min(max(vth_raw, 0), target.threshold_max))
-        du, dv = decays(layer.neuron.alpha, layer.neuron.beta, target)
+        du, dv = (0, 0) if linear else decays(layer.neuron.alpha, layer.neuron.beta, target)
+        adapt_decay, adapt_jump = _adaptation(layer, scale, target)
+        rec_mant = None
+        if layer.kind == "recurrent":
+            mant, rec_mant = mant[:, :n_in].copy(), mant[:, n_in:].copy()
         bias_mant, bias_exp, bias_clipped, bias_err = None, 0, 0, 0.0
         if layer.bias is not None:
             b = layer.bias.detach().double().numpy() * scale
@@ -222,10 +271,13 @@ def quantize_network(net: Network, target: Target, weight_bits: int = 8, roundin
             bias_mant = np.clip(raw, -bmax, bmax).astype(np.int64)
             bias_err = float(np.sqrt(np.mean(np.square(b - bias_mant * 2.0 ** bias_exp)))) / scale
         layers.append(IntegerLayer(
-            kind=layer.kind, in_shape=tuple(in_shape), out_shape=tuple(layer.out_shape), weight=mant,
+            kind="conv" if layer.kind == "conv" else "dense", in_shape=tuple(in_shape),
+            out_shape=tuple(layer.out_shape), weight=mant,
             weight_exp=exp, du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp,
             kernel=w.shape[-1] if layer.kind == "conv" else 1, stride=stride, padding=padding,
-            scale=scale, pool_folded=prev_pool))
+            scale=scale, pool_folded=prev_pool, recurrent=rec_mant,
+            reset="hard" if linear or layer.neuron.hard_reset else "subtract",
+            adapt_decay=adapt_decay, adapt_jump=adapt_jump, linear=linear))
         unity = target.decay_unity
         report.append({
             "layer": i + 1, "kind": layer.kind, "weight_exp": exp, "clip": c,
@@ -235,13 +287,18 @@ def quantize_network(net: Network, target: Target, weight_bits: int = 8, roundin
             "weight_rms_error": float(np.sqrt(np.mean(np.square(err)))),
             "weight_rms": float(np.sqrt(np.mean(np.square(w)))),
             "tau_syn": layer.neuron_cfg.tau_syn, "tau_mem": layer.neuron_cfg.tau_mem, "dt": layer.neuron_cfg.dt,
-            "du": du, "dv": dv, "alpha": layer.neuron.alpha, "alpha_fixed": (unity - du - 1) / unity,
-            "beta": layer.neuron.beta, "beta_fixed": (unity - dv) / unity,
+            "du": du, "dv": dv, "alpha": getattr(layer.neuron, "alpha", None), "alpha_fixed": (unity - du - 1) / unity,
+            "beta": getattr(layer.neuron, "beta", None), "beta_fixed": (unity - dv) / unity,
             "threshold": theta, "vth": vth, "threshold_fixed": vth * 2 ** shift / scale,
             "threshold_clipped": vth != vth_raw,
             "scale": scale, "bias_exp": bias_exp, "bias_clipped": bias_clipped, "bias_rms_error": bias_err,
-            "pool_folded": prev_pool,
+            "pool_folded": prev_pool, "recurrent": rec_mant is not None, "linear_output": linear,
+            "reset": "hard" if linear or layer.neuron.hard_reset else "subtract",
         })
+        if adapt_jump is not None:
+            report[-1].update({"adapt_decay": adapt_decay, "adapt_jump": adapt_jump, "rho": layer.neuron.rho,
+                               "rho_fixed": (unity - adapt_decay) / unity, "adaptation": layer.neuron.adapt,
+                               "adaptation_fixed": adapt_jump / scale})
         prev_pool = layer.cfg.pool if layer.kind == "conv" else 1
     return IntegerNetwork(layers, tuple(net.input_shape), target, weight_bits, net.num_classes, report)
 

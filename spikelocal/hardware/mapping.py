@@ -14,6 +14,10 @@ Every one of these grows when a range is extended, so packing neurons greedily (
 takes the longest range that still fits, found by bisection) gives the fewest contiguous
 cores; the ranges are then evened out when an equal split with as many cores also fits.
 Output axons depend on the next layer's split, so layers are placed from the last one back.
+A recurrent layer's neurons are also axons of their own layer: each core of it receives all
+N of them (N more synapses per neuron) and each neuron sends one output axon to every core of
+its layer; that count depends on the layer's own split, so the split is repeated with the
+number of cores it found until that number no longer grows.
 A layer that no split can hold, because a single neuron already breaks a limit (its fan-in
 above the input axons, its synapses above the memory, its destinations above the output
 axons), is an :class:`ExportError` naming the layer and the limit.
@@ -119,6 +123,8 @@ class _Geometry:
             self.rows, self.cols = self._span(oh, h), self._span(ow, w)
             per_pos = np.outer(self.rows[1] - self.rows[0], self.cols[1] - self.cols[0]) * cin
             self.fan_in = np.tile(per_pos.ravel(), layer.out_shape[0])
+        self.own = n if layer.recurrent is not None else 0  # recurrent axons: the layer's own neurons
+        self.fan_in = self.fan_in + self.own
         self.cum = np.concatenate([[0], np.cumsum(self.fan_in)])
         self._full: Optional[np.ndarray] = None
 
@@ -153,8 +159,8 @@ class _Geometry:
 
     def axons(self, a: int, b: int) -> int:
         if self.layer.kind == "dense":
-            return self.layer.num_inputs
-        return int(self._spatial(a, b).sum()) * self.layer.in_shape[0]
+            return self.layer.num_inputs + self.own
+        return int(self._spatial(a, b).sum()) * self.layer.in_shape[0] + self.own
 
     def axon_mask(self, a: int, b: int) -> np.ndarray:
         lay = self.layer
@@ -237,18 +243,24 @@ def map_network(net: IntegerNetwork, target: Optional[Target] = None) -> Mapping
             outs[i] = np.sum(masks[i + 1], axis=0, dtype=np.int64)
         else:  # the last layer sends every neuron's spikes to the host
             outs[i] = np.ones(n, np.int64)
-        pack = _Packer(geo, outs[i], t, bits)
-        _check_neurons(name, geo, pack, outs[i], t)
-        ranges = pack.greedy()
-        even = _split(n, len(ranges))
-        if all(pack.fits(a, b) for a, b in even):
-            ranges = even
+        base, own = outs[i], 1 if geo.own else 0
+        while True:
+            outs[i] = base + own
+            pack = _Packer(geo, outs[i], t, bits)
+            _check_neurons(name, geo, pack, outs[i], t)
+            ranges = pack.greedy()
+            even = _split(n, len(ranges))
+            if all(pack.fits(a, b) for a, b in even):
+                ranges = even
+            if len(ranges) <= own or not geo.own:
+                break
+            own = len(ranges)
         splits[i] = ranges
         masks[i] = [geo.axon_mask(a, b) for a, b in ranges]
     cores: list[CoreUse] = []
     for i, ranges in enumerate(splits):
         pack = _Packer(geos[i], outs[i], t, bits)
         for (a, b), mask in zip(ranges, masks[i]):
-            cores.append(CoreUse(len(cores), i + 1, a, b, int(mask.sum()), pack.output_axons(a, b),
+            cores.append(CoreUse(len(cores), i + 1, a, b, int(mask.sum()) + geos[i].own, pack.output_axons(a, b),
                                  geos[i].synapses(a, b), pack.synapse_bytes(a, b)))
     return Mapping(t, bits, cores, masks)

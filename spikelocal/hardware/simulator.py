@@ -21,6 +21,12 @@ Each layer adds ``delay`` steps of latency, so a run of T input steps is followe
 layer l (1-based) answers input step t at step t + l*delay, so its ``counts`` are taken over
 the T steps [l*delay, l*delay + T): the window that compares one to one with the float
 network's T steps (``spikes`` keeps every step).
+
+Recurrent layers, adaptive thresholds, subtractive reset and a linear output layer run the
+step loop of :mod:`.stateful_core` (a recurrent spike reaches its own layer one step later,
+as the float layer reads s[t-1]); a linear layer's ``spikes`` hold its int64 outputs.
+``scores`` sums the last layer's output over the steps from ``score_from`` on, as the float
+evaluation does for a task that answers at its end.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ import torch.nn.functional as F
 
 from .. import kernels
 from .fixed_point import IntegerLayer, IntegerNetwork
+from .stateful_core import stateful_steps
 
 _F32_EXACT = 2 ** 24
 
@@ -42,6 +49,7 @@ class IntegerResult:
     spikes: list[np.ndarray]                 # per layer uint8 [T + drain, B, N]
     counts: list[np.ndarray]                 # per layer int64 [B, N], over the aligned window
     overflow: list[dict[str, int]] = field(default_factory=list)  # a_in saturated, u wrapped, v saturated
+    scores: Optional[np.ndarray] = None      # last layer [B, N]: summed from score_from on
 
 
 def synaptic_input(layer: IntegerLayer, spikes: np.ndarray) -> np.ndarray:
@@ -93,6 +101,15 @@ def run_layer(layer: IntegerLayer, net: IntegerNetwork, spikes_in: np.ndarray, s
     amax = tgt.activation_max
     info = {"a_in_saturated": 0, "u_wrapped": 0, "v_saturated": 0}
     syn = np.zeros((max(used, 0), b, n), np.int32)
+    if layer.stateful:
+        ff = np.zeros((max(used, 0), b, n))
+        if used > 0:
+            ff = synaptic_input(layer, spikes_in[:used].reshape(used * b, -1)).astype(np.float64)
+            ff = (ff * 2.0 ** layer.weight_exp).reshape(used, b, n)
+        bias = layer.bias_value()
+        if bias is not None and len(layer.out_shape) == 3:
+            bias = np.repeat(bias, int(np.prod(layer.out_shape[1:])))
+        return stateful_steps(layer, tgt, ff, t, b, bias, check_overflow)
     if used > 0:
         a = synaptic_input(layer, spikes_in[:used].reshape(used * b, -1))
         a *= 2.0 ** layer.weight_exp  # exact: a power of two on an exact integer
@@ -159,7 +176,7 @@ def neuron_steps_numpy(syn: np.ndarray, delay: int, fu: int, fv: int, nbits: int
 
 
 def simulate_integer(net: IntegerNetwork, input_spikes: np.ndarray, drain: Optional[int] = None,
-                     check_overflow: bool = True) -> IntegerResult:
+                     check_overflow: bool = True, score_from: int = 0) -> IntegerResult:
     """Run the integer network on input spikes [T, B, *input_shape] (0/1)."""
     x = np.asarray(input_spikes)
     if drain is None:
@@ -174,4 +191,6 @@ def simulate_integer(net: IntegerNetwork, input_spikes: np.ndarray, drain: Optio
         counts.append(out[lag:lag + steps].sum(0, dtype=np.int64))
         overflow.append(info)
         inp = out
-    return IntegerResult(spikes, counts, overflow)
+    lag = len(net.layers) * net.target.synaptic_delay
+    scores = spikes[-1][lag + score_from:lag + steps].sum(0, dtype=np.int64)
+    return IntegerResult(spikes, counts, overflow, scores)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..config import format_validation_error
 from ..errors import ConfigError
+from ..yamlio import parse_yaml
 
 TARGET_DIR = Path(__file__).parent / "targets"
 
@@ -79,22 +80,17 @@ def load_target(target: str | Path | Target) -> Target:
             raise ConfigError(f"unknown target {text!r}; known: {', '.join(known_targets())} "
                               "(or the path of a target YAML file)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        source = path.read_bytes().decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise ConfigError(f"target file {path} not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"target file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw, lines = parse_yaml(source, f"target file {path}")
     if not isinstance(raw, dict):
         raise ConfigError(f"target file {path}: expected a mapping of fields")
     try:
         tgt = Target.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = "missing field" if err["type"] == "missing" else (
-            "unknown field" if err["type"] == "extra_forbidden" else err["msg"])
-        more = len(exc.errors()) - 1
-        raise ConfigError(f"target file {path}: {key}: {msg}" + (f" (and {more} more)" if more else "")) from None
+        raise ConfigError(format_validation_error(exc, [(f"target file {path}", lines, ())],
+                                                  unknown=" (not a field of a hardware target)")) from None
     if tgt.weight_exp_min > tgt.weight_exp_max:
         raise ConfigError(f"target file {path}: weight_exp_min {tgt.weight_exp_min} > weight_exp_max {tgt.weight_exp_max}")
     if tgt.weight_bits_max > tgt.weight_value_bits:

@@ -25,19 +25,26 @@ the BPTT gradient of the same loss with the recurrent dependence cut
 (``Want(cut_recurrent=True)``: s[t-1] enters the recurrent current as an input), to float
 tolerance, for LIF and ALIF layers and for linear and LIF outputs.
 
-Updates are applied once per sequence (per batch, by the trainer's optimiser); the traces are
-forward-only, so memory does not grow with T (``bench/eprop_memory.py`` measures it).
+``update: sequence`` (default) applies the update once per sequence (per batch, by the
+trainer's optimiser). ``update: chunk`` applies it after every chunk of ``training.time_chunk``
+steps (``apply_update``, the optimiser's step, set by the trainer): each chunk's update is its
+own mean over batch and steps, the traces and the neuron state carry on across the boundary,
+and later chunks run with the new weights: e-prop as an online rule. The last chunk's update
+is left in ``grad`` for the trainer's step. (A loss window longer than a chunk has its means
+measured before its chunks' updates.) The traces are forward-only, so memory does not grow
+with T (``bench/eprop_memory.py`` measures it).
 Inputs from a layer below are taken as constants (no error crosses a hidden layer), as in
 the local rule.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+import itertools
+from typing import Callable, Iterable, Optional
 
 import torch
 from torch import Tensor
 
-from .. import seeds
+from .. import distributed, seeds
 from ..config.rules import EpropOptions
 from ..core.network import Network
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
@@ -68,6 +75,8 @@ class EpropRule(Rule):
         scale = float(out.weight.detach().std()) * options.feedback_scale
         self.feedback = [torch.randn((net.num_classes, layer.num_neurons), generator=gen) * scale
                          for layer in hidden] if options.feedback == "random" else []
+        #: ``update: chunk``: applies the grads between chunks (the trainer sets its optimiser's step)
+        self.apply_update: Optional[Callable[[], object]] = None
 
     def state_tensors(self) -> dict[str, Tensor]:
         return {f"feedback{i}": b for i, b in enumerate(self.feedback)}
@@ -90,8 +99,26 @@ class EpropRule(Rule):
         out_layer = self.net.layers[-1]
         out_filter: Optional[object] = out_layer.neuron if out_layer.neuron.spiking else None
         b = labels.shape[0]
+        per_chunk = self.options.update == "chunk"
+        if per_chunk and distributed.active():
+            raise ConfigError("rule.update: 'chunk' steps the optimiser inside a batch, where distributed "
+                              "training does not average the updates; use 'sequence' under torchrun")
+        if per_chunk and self.apply_update is None:
+            raise ConfigError("rule.update: 'chunk' applies updates between chunks and needs the optimiser: set "
+                              "rule.apply_update = optimizer.step (the trainer does), or use 'sequence'")
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        chunk_len = 0 if first is None else first.shape[0]
+        chunks = itertools.chain([] if first is None else [first], chunks)
+        pending = [0]  # steps whose update sits in grad, not yet applied
 
         def update(records: list[LayerRecord], windows: PieceWindows, state: SimState) -> None:
+            if per_chunk and pending[0] >= chunk_len:
+                scale_grads(self.net, b, pending[0])
+                self.apply_update()
+                zero_grads(self.net)
+                pending[0] = 0
+            pending[0] += records[0].output.shape[0]
             errs = [metrics.record(i, rec.layer, windows) for i, rec in enumerate(records)]
             out = records[-1]
             modulator = out_layer.readout_adjoint(errs[-1]).view(-1, b, *out_layer.out_shape)
@@ -106,5 +133,5 @@ class EpropRule(Rule):
         state = run_windows(self.simulator, chunks, self.options.window, update)
         if state is None:
             raise ValueError("compute_updates got no input chunks")
-        scale_grads(self.net, b, state.steps)
+        scale_grads(self.net, b, pending[0] if per_chunk else state.steps)
         return metrics.result(state.steps)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import SpikelocalError
+import asyncio
 
 Task = dict[str, Any]
 Result = dict[str, Any]
@@ -38,8 +39,6 @@ def _probe(address: str, timeout: float) -> None:
     """Ask the scheduler who it is over Dask's own protocol, so that an unreachable address or
     something that is not a Dask scheduler fails here, before a Client exists (a Client that
     never connected hangs for 10 s when the interpreter exits)."""
-    import asyncio
-
     from distributed.core import rpc
 
     async def identity() -> dict:

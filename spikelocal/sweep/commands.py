@@ -11,6 +11,10 @@ import sys
 from pathlib import Path
 
 from ..commands import command
+from ..errors import SpikelocalError
+from .runner import check_scheduler, connect, cpu_cores, prepare_sweep_dir, run_sweep
+from .results import write_results
+from .spec import load_sweep
 
 
 def _sweep_args(p: argparse.ArgumentParser) -> None:
@@ -35,13 +39,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     Example: spikelocal sweep experiments/holistic_mnist_small.yaml --workers 2
     """
-    from ..errors import SpikelocalError
-    from .runner import check_scheduler, connect, cpu_cores, prepare_sweep_dir, run_sweep
-
     if args.scheduler:
         check_scheduler(args.scheduler)  # first: an unreachable scheduler fails within seconds
-    from .results import write_results
-    from .spec import load_sweep
 
     spec = load_sweep(args.sweep)
     out = args.out if args.out is not None else Path("sweeps") / spec.name

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 from .runner import SHARED_TRAINING, point_dir
 from .spec import BASE_AXIS, SEED_AXIS, SweepSpec
+from ..checkpoint import atomic_write_text as write
 
 RESULTS_CSV = "results.csv"
 RESULTS_MD = "results.md"
@@ -31,7 +32,8 @@ RULE_AXIS = "rule.name"
 FRACTION_AXIS = "data.train_fraction"
 SPARSITY_AXIS = "prune.sparsity"
 METRICS = ("accuracy", "test_accuracy", "best_test_accuracy", "pruned_test_accuracy", "noisy_test_accuracy",
-           "prune_sparsity", "epochs", "epochs_to_95", "train_seconds", "train_samples")
+           "prune_sparsity", "epochs", "epochs_to_95", "best_epoch", "val_accuracy", "train_seconds",
+           "train_samples")
 
 
 def epochs_to_fraction(curve: list[float], fraction: float = 0.95) -> Optional[int]:
@@ -91,8 +93,6 @@ def _cell(value: Any) -> Any:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    from ..checkpoint import atomic_write_text as write  # imports torch: only when writing
-
     write(path, text)
 
 

@@ -43,6 +43,12 @@ from typing import Any, Callable, Optional
 from ..errors import RunDirError, SpikelocalError
 from .cluster import check_scheduler, connect, run_on_cluster  # noqa: F401  (the sweep command imports them here)
 from .spec import Point, SweepSpec
+from ..checkpoint import atomic_write_text
+from .. import rundir
+from ..config import load_experiment
+from ..trainer import run
+import importlib
+from .. import trainer
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +88,6 @@ def prepare_sweep_dir(spec: SweepSpec, out: Path, create: bool = True) -> None:
         raise RunDirError(f"{out}: exists and is not a sweep directory (no {SWEEP_JSON}); choose another --out")
     if not create:
         return
-    from ..checkpoint import atomic_write_text
 
     try:
         (out / POINTS).mkdir(parents=True, exist_ok=True)
@@ -150,9 +155,6 @@ def training_key(config) -> str:
 
 def _copy_training(source: Path, out: Path, config, source_name: str) -> None:
     """Make ``out`` a run directory holding ``source``'s finished training under ``config``."""
-    from .. import rundir
-    from ..checkpoint import atomic_write_text
-
     state, error = stored_state(source)
     if state != "finished" or not (source / rundir.CHECKPOINT).is_file():
         raise SpikelocalError(f"its training is shared with point {source_name}, which is "
@@ -189,9 +191,6 @@ def run_point(task: dict[str, Any], threads: Optional[int] = None,
         threads = max(1, cpu_cores() // max(1, host_threads.get(get_address_host(get_worker().address), 1)))
     if threads is not None:
         _set_threads(threads)
-    from .. import rundir
-    from ..config import load_experiment
-    from ..trainer import run
 
     out = Path(task["out"])
     result: Result = {"name": task["name"], "state": "failed", "error": None}
@@ -263,9 +262,6 @@ def _run_local(tasks: list[dict[str, Any]], workers: int, on_result: Callable[[R
     threads = threads_per_point(workers)
     method = _start_method()
     if method == "fork":  # import once here, so that every forked worker has it
-        import importlib
-
-        from .. import trainer
 
         for module in trainer.HOOK_MODULES:
             importlib.import_module(module)
@@ -300,8 +296,6 @@ def _run_local(tasks: list[dict[str, Any]], workers: int, on_result: Callable[[R
 def _sources(spec: SweepSpec, out: Path) -> dict[str, Point]:
     """Point name -> the point whose training it copies (see :func:`training_key`): a finished
     point of its group with a checkpoint when there is one, else the group's first point."""
-    from .. import rundir
-
     groups: dict[str, list[Point]] = {}
     for point in spec.points:
         groups.setdefault(training_key(point.config), []).append(point)

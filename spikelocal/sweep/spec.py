@@ -28,7 +28,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..config import ExperimentConfig, load_experiment
+from ..config import ExperimentConfig, format_validation_error, load_experiment
 from ..errors import ConfigError
 from ..yamlio import KeyPath, line_of, parse_yaml
 
@@ -130,11 +130,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     try:
         sweep = SweepFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key (a sweep file has base or bases, set, grid)" if err["type"] == "extra_forbidden" \
-            else err["msg"]
-        raise _error_at(path, lines, tuple(err["loc"]), f"{key}: {msg}") from None
+        raise ConfigError(format_validation_error(
+            exc, [(str(path), lines, ())], unknown=" (a sweep file has base or bases, set, grid)")) from None
     if (sweep.base is None) == (sweep.bases is None):
         raise ConfigError(f"{path}: give exactly one of 'base: EXPERIMENT.yaml' or 'bases: [A.yaml, B.yaml, ...]'")
     if sweep.bases is not None and not sweep.bases:
