@@ -158,7 +158,9 @@ def _spikelocal_train(rule_name: str, steps: int, chunk: int, x, y, weights: str
 
     net = _network(weights)
     given = rule_name == "local_given_input"  # the rule alone: input encoded once, beforehand
-    name = "local" if given else rule_name
+    if rule_name == "local_bf16":  # bf16 products, float32 state and updates
+        net.set_precision(torch.bfloat16)
+    name = "local" if given or rule_name == "local_bf16" else rule_name
     rule_cls = RULES.get(name)
     rule = rule_cls(net, rule_cls.Options(name=name), seed=0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
@@ -367,6 +369,11 @@ def _summarise(records: list[dict[str, Any]], steps: list[int]) -> dict[str, Any
             out[f"local_over_snntorch_T{t}"] = {
                 "wall": local["samples_per_s"] / snn_["samples_per_s"],
                 "cpu": local["samples_per_cpu_s"] / snn_["samples_per_cpu_s"]}
+        bf16 = find("spikelocal", "local_bf16", t)
+        if local and bf16:
+            out[f"local_bf16_over_fp32_T{t}"] = {
+                "wall": bf16["samples_per_s"] / local["samples_per_s"],
+                "cpu": bf16["samples_per_cpu_s"] / local["samples_per_cpu_s"]}
     lo, hi = find("spikelocal", "local", min(steps)), find("spikelocal", "local", max(steps))
     if lo and hi:
         out[f"local_rss_growth_T{min(steps)}_to_T{max(steps)}"] = hi["peak_rss_mb"] / lo["peak_rss_mb"] - 1
@@ -401,7 +408,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads in every worker")
     ap.add_argument("--chunk", type=int, default=25, help="spikelocal training.time_chunk")
     ap.add_argument("--min-time", type=float, default=3.0, help="seconds of timed work per measurement")
-    ap.add_argument("--only", default="", help="comma-separated subset: local,local_given_input,bp,snntorch,inference,integer_sim")
+    ap.add_argument("--only", default="", help="comma-separated subset: local,local_bf16,local_given_input,bp,snntorch,inference,integer_sim")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -409,9 +416,9 @@ def main() -> None:
         return
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     only = {s for s in args.only.split(",") if s}
-    wanted = [("spikelocal", "local"), ("spikelocal", "local_given_input"), ("spikelocal", "bp"),
+    wanted = [("spikelocal", "local"), ("spikelocal", "local_bf16"), ("spikelocal", "local_given_input"), ("spikelocal", "bp"),
               ("snntorch", "bptt"), ("spikelocal", "inference"), ("spikelocal", "integer_sim")]
-    keys = {"local": "local", "local_given_input": "local_given_input", "bp": "bp", "bptt": "snntorch",
+    keys = {"local": "local", "local_bf16": "local_bf16", "local_given_input": "local_given_input", "bp": "bp", "bptt": "snntorch",
             "inference": "inference", "integer_sim": "integer_sim"}
     wanted = [w for w in wanted if not only or keys[w[1]] in only]
     machine = _machine()

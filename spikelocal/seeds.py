@@ -34,6 +34,8 @@ FW_DTP_FEEDBACK = 32_452_843
 SYNTHETIC_DATA = 7919
 #: the stratified training-set fraction (data.stratified_subset)
 TRAIN_SUBSET = 104_729
+#: the validation images held out of the training set for early stopping (data.validation_split)
+VALIDATION = 5_000_011
 #: e-prop's random feedback: ``seed * EPROP_FEEDBACK_MULTIPLIER + EPROP_FEEDBACK``
 EPROP_FEEDBACK = 4099
 EPROP_FEEDBACK_MULTIPLIER = 7919
@@ -49,6 +51,7 @@ OFFSETS: dict[str, int] = {
     "FW_DTP_FEEDBACK": FW_DTP_FEEDBACK,
     "SYNTHETIC_DATA": SYNTHETIC_DATA,
     "TRAIN_SUBSET": TRAIN_SUBSET,
+    "VALIDATION": VALIDATION,
     "EPROP_FEEDBACK": EPROP_FEEDBACK,
 }
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from . import budget, distributed, rundir, seeds
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
-from .data import Dataset, batch_generator, decision_start, encode, load_dataset
+from .data import Dataset, EventFrames, batch_generator, decision_start, encode, load_dataset, validation_split
 from .devices import compute_dtype, resolve_device
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
@@ -118,11 +118,25 @@ def evaluate(net: Network, config: ExperimentConfig, x: Tensor, y: Tensor) -> Ev
     return Evaluation((correct / len(x)).tolist(), rate.tolist())
 
 
+def _take(x: Tensor | EventFrames, idx: Any) -> Tensor | EventFrames:
+    return x[torch.from_numpy(idx)] if isinstance(x, Tensor) else x[idx]
+
+
 class Trainer:
     """Holds the network, rule and optimiser of one run and trains it epoch by epoch."""
 
     def __init__(self, config: ExperimentConfig, data: Dataset) -> None:
         self.config = config
+        #: held-out training images for early stopping (training.early_stopping), else None
+        self.val: Optional[tuple[Any, Tensor]] = None
+        self.best_epoch, self.best_val = 0, -1.0
+        self.best_state: Optional[dict[str, Tensor]] = None
+        stopping = config.training.early_stopping
+        if stopping.patience:
+            keep, held = validation_split(data.train_y.numpy(), stopping.validation_fraction, config.seed)
+            self.val = (_take(data.train_x, held), data.train_y[torch.from_numpy(held)])
+            data = Dataset(_take(data.train_x, keep), data.train_y[torch.from_numpy(keep)],
+                           data.test_x, data.test_y, data.classes)
         self.data = data
         torch.manual_seed(config.seed + seeds.WEIGHTS)
         self.device = resolve_device(config.training.device)
@@ -154,8 +168,11 @@ class Trainer:
         opt_tensors, opt_meta = optimizer_tensors(self.optimizer.state_dict())
         tensors.update(opt_tensors)
         tensors.update({f"rule.{k}": v for k, v in self.rule.state_tensors().items()})
+        if self.best_state is not None:
+            tensors.update({f"best.{k}": v for k, v in self.best_state.items()})
         meta = {"epoch": self.epoch, "rows": self.rows, "train_seconds": self.train_seconds,
-                "optimizer": opt_meta, "scheduler": self.scheduler.state_dict()}
+                "optimizer": opt_meta, "scheduler": self.scheduler.state_dict(),
+                "best_epoch": self.best_epoch, "best_val": self.best_val}
         return tensors, meta
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
@@ -165,8 +182,26 @@ class Trainer:
         self.scheduler.load_state_dict(meta["scheduler"])
         self.epoch, self.rows = meta["epoch"], meta["rows"]
         self.train_seconds = meta["train_seconds"]
+        self.best_epoch, self.best_val = meta.get("best_epoch", 0), meta.get("best_val", -1.0)
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        self.best_state = best or None
         for hook in self.hooks:
             hook.on_resume(self)
+
+    # -- early stopping ------------------------------------------------------------------
+    def note_validation(self, row: dict[str, Any]) -> None:
+        """Score the held-out images; keep a copy of the weights of the best epoch so far."""
+        if self.val is None:
+            return
+        row["val_acc"] = evaluate(self.net, self.config, *self.val).accuracy[-1]
+        if row["val_acc"] > self.best_val:
+            self.best_val, self.best_epoch = row["val_acc"], self.epoch
+            self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+    def stale(self) -> bool:
+        """True once ``patience`` epochs in a row brought no better validation accuracy."""
+        patience = self.config.training.early_stopping.patience
+        return bool(patience) and self.epoch - self.best_epoch >= patience
 
     # -- one epoch -----------------------------------------------------------------------
     def train_epoch(self, progress: bool) -> dict[str, float]:
@@ -288,7 +323,7 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
                                f"{distributed.world()} process(es)")
     progress = progress and config.training.progress
     try:
-        while trainer.epoch < config.training.epochs:
+        while trainer.epoch < config.training.epochs and not trainer.stale():
             t0 = time.perf_counter()
             train = trainer.train_epoch(progress)
             trainer.train_seconds += time.perf_counter() - t0
@@ -299,6 +334,7 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
             row = trainer.epoch_row(train, test, time.perf_counter() - t0)
             trainer.epoch += 1
             row["epoch"] = trainer.epoch
+            trainer.note_validation(row)
             for hook in trainer.hooks if main else ():
                 hook.on_epoch_end(trainer, row, out)
             trainer.rows.append(row)
@@ -319,6 +355,11 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
             rundir.write_status(out, "failed", trainer.epoch, error=str(exc))
         raise
     last = trainer.rows[-1]
+    if trainer.best_state is not None:   # early stopping: the best validation epoch's network
+        trainer.net.load_state_dict(trainer.best_state)
+        last = trainer.rows[trainer.best_epoch - 1]
+        if main:   # the run directory's network is the one the summary scores
+            save_checkpoint(out / rundir.CHECKPOINT, *trainer.state())
     summary = {
         "name": config.name, "rule": config.rule.name, "dataset": config.data.dataset,
         "test_accuracy": last["test_acc"], "train_accuracy": last["train_acc"],
@@ -326,11 +367,14 @@ def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool =
         "layer_rate": [last[f"layer{l + 1}_rate"] for l in range(len(trainer.net.layers))],
         "best_test_accuracy": max(r["test_acc"] for r in trainer.rows),
         "epochs": trainer.epoch, "train_seconds": trainer.train_seconds,
-        "train_samples": len(data.train_x), "test_samples": len(data.test_x),
+        "train_samples": len(trainer.data.train_x), "test_samples": len(data.test_x),
         "threads": torch.get_num_threads(),
         "device": str(trainer.device), "precision": config.training.precision,
         "world_size": distributed.world(),
     }
+    if trainer.val is not None:
+        summary.update(best_epoch=trainer.best_epoch, val_accuracy=trainer.best_val,
+                       validation_samples=len(trainer.val[1]))
     summary["run_dir"] = str(out)
     if not main:
         return summary

@@ -71,7 +71,7 @@ def test_gait_prop_pinv_matches_hand_computation(rescale):
     if rescale:
         down = down * (e.norm() / down.norm())
     want = _expected(net, x, down * (a1 > 0), e, h1)
-    got = _grads(GaitPropRule(net, GaitPropOptions(rescale=rescale), seed=0), x)
+    got = _grads(GaitPropRule(net, GaitPropOptions(rescale=rescale, orthogonal=0.0), seed=0), x)
     _close(got, want, rtol=1e-4, atol=1e-6)
     assert got[0].abs().sum() > 0
 
@@ -79,11 +79,19 @@ def test_gait_prop_pinv_matches_hand_computation(rescale):
 def test_gait_prop_with_transpose_inverse_is_bp_and_orthogonality_term_adds():
     net, x = _net(), _x()
     ref = _grads(BPRule(net, BPOptions(), seed=0), x)
-    _close(_grads(GaitPropRule(net, GaitPropOptions(inverse="transpose"), seed=0), x), ref, rtol=1e-4, atol=1e-6)
+    plain = GaitPropOptions(inverse="transpose", orthogonal=0.0, rescale=False)
+    _close(_grads(GaitPropRule(net, plain, seed=0), x), ref, rtol=1e-4, atol=1e-6)
     w2 = net.layers[1].weight.detach()                    # 3 x 6: rows are the smaller side
-    got = _grads(GaitPropRule(net, GaitPropOptions(inverse="transpose", orthogonal=0.5), seed=0), x)
+    got = _grads(GaitPropRule(net, GaitPropOptions(inverse="transpose", orthogonal=0.5, rescale=False), seed=0), x)
     torch.testing.assert_close(got[2], ref[2] + 0.5 * (w2 @ w2.t() - torch.eye(3)) @ w2, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(got[0], ref[0])            # the first layer carries no target down
+
+
+def test_gait_prop_defaults_are_the_papers_method():
+    """Rescaled targets (Dalm et al. 2021) and the orthogonality regulariser (Ahmad et al.
+    2020) are on by default: without them the spiking holistic net stopped at 82 %."""
+    opts = GaitPropOptions()
+    assert opts.rescale and opts.orthogonal > 0 and opts.inverse == "pinv"
 
 
 # ------------------------------------------------------------------ fw_dtp -----------
@@ -321,3 +329,16 @@ def test_cli_bad_temperature_exits_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "rule.temperature" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_predictive_coding_inference_backs_off_when_a_step_overshoots():
+    """With large weights a fixed step of 1 makes the relaxation diverge (the curvature of F
+    grows with ||W||^2); an overshooting step is undone and halved, so the deltas stay finite."""
+    net, x = _net(), _x()
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(30.0)
+    rule = PredictiveCodingRule(net, PredictiveCodingOptions(iterations=40, step=1.0, tolerance=0.0), seed=0)
+    grads = _grads(rule, x)
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert rule.pop_iterations() == [40]

@@ -100,8 +100,10 @@ class GaitPropOptions(OutputLossOptions):
     name: Literal["gait_prop"] = "gait_prop"
     supports: ClassVar[tuple[str, ...]] = ("dense", "rate", "spiking")
     inverse: Literal["pinv", "transpose"] = "pinv"
-    rescale: bool = Field(False, description="adaptive rescaling of the local errors (Dalm et al. 2021)")
-    orthogonal: float = Field(0.0, ge=0, description="weight of the soft orthogonality regulariser")
+    rescale: bool = Field(True, description="adaptive rescaling of the local errors (Dalm et al. 2021); "
+                          "off: the 2020 paper's targets, which vanish or explode with depth unless W is orthogonal")
+    orthogonal: float = Field(0.01, ge=0, description="weight of the soft orthogonality regulariser (part of "
+                              "the paper's method: its BP equivalence needs orthogonal W); 0: off")
 
 
 class PredictiveCodingOptions(OutputLossOptions):

@@ -14,6 +14,19 @@ class ScheduleConfig(Strict):
     gamma: float = Field(0.5, gt=0, le=1, description="step: decay factor")
 
 
+class EarlyStoppingConfig(Strict):
+    """Stop when a held-out part of the training set stops improving, and keep the best epoch.
+
+    Why: a budget that lets backprop converge (Gupta et al., arXiv 2212.04614, train for up to
+    about 100 epochs with early stopping) is too long for rules that converge in a few epochs
+    and overfit after; the validation images are taken from the training set (never the test
+    set), stratified, with their own seed stream (``seeds.VALIDATION``)."""
+    patience: int = Field(0, ge=0, description="epochs without a better validation accuracy before training "
+                          "stops and the best epoch's weights are restored; 0: off")
+    validation_fraction: float = Field(0.1, gt=0, lt=1, description="fraction of the training set held out "
+                                       "for validation when patience > 0")
+
+
 class TrainingConfig(Strict):
     epochs: int = Field(1, gt=0)
     batch_size: int = Field(128, gt=0)
@@ -23,6 +36,7 @@ class TrainingConfig(Strict):
     momentum: float = Field(0.0, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     schedule: ScheduleConfig = ScheduleConfig()
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     time_chunk: int = Field(
         25, gt=0, description="time steps simulated per batched matrix product: a memory and speed "
         "setting only, it never changes results (the loss window is rule.window)")

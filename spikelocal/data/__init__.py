@@ -18,7 +18,7 @@ from .synthetic import make_synthetic
 from .tasks import decision_start, load_task
 from .events import load_event_dataset
 
-__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "ENCODERS", "SpikeEncoder", "to_unit",
+__all__ = ["Dataset", "EventFrames", "load_dataset", "stratified_subset", "validation_split", "ENCODERS", "SpikeEncoder", "to_unit",
            "encode", "batch_generator", "decision_start"]
 
 
@@ -46,6 +46,19 @@ def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
         rng.shuffle(idx)
         keep.append(idx[: max(1, int(round(fraction * len(idx))))])
     return np.sort(np.concatenate(keep))
+
+
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, validation) indices: ``fraction`` of every class held out, chosen with its own
+    seed stream so that the held-out images do not depend on the training fraction's draw."""
+    rng = np.random.default_rng(seed + seeds.VALIDATION)
+    held = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        held.append(idx[: max(1, int(round(fraction * len(idx))))])
+    val = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(labels)), val), val
 
 
 def load_dataset(cfg: DataConfig, seed: int) -> Dataset:

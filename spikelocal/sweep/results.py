@@ -32,7 +32,8 @@ RULE_AXIS = "rule.name"
 FRACTION_AXIS = "data.train_fraction"
 SPARSITY_AXIS = "prune.sparsity"
 METRICS = ("accuracy", "test_accuracy", "best_test_accuracy", "pruned_test_accuracy", "noisy_test_accuracy",
-           "prune_sparsity", "epochs", "epochs_to_95", "train_seconds", "train_samples")
+           "prune_sparsity", "epochs", "epochs_to_95", "best_epoch", "val_accuracy", "train_seconds",
+           "train_samples")
 
 
 def epochs_to_fraction(curve: list[float], fraction: float = 0.95) -> Optional[int]:
