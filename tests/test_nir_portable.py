@@ -195,7 +195,7 @@ def test_nir_floor_is_declared_and_checked() -> None:
         require_nir("")
 
 
-def test_cli_reader_choices_are_the_portable_readers() -> None:
+def test_cli_reader_choices_are_the_portable_readers_and_norse() -> None:
     import argparse
 
     from spikelocal.export.commands import _export_args
@@ -203,7 +203,7 @@ def test_cli_reader_choices_are_the_portable_readers() -> None:
     parser = argparse.ArgumentParser()
     _export_args(parser)
     action = next(a for a in parser._actions if a.dest == "reader")
-    assert tuple(action.choices) == (*READERS, "snntorch")  # snntorch: the standard graph, its loop form
+    assert tuple(action.choices) == (*READERS, "snntorch", "norse")  # snntorch: the standard graph, its loop form
 
 
 def test_export_cli_writes_portable_file_and_refuses_hard_reset(tmp_path: Path) -> None:

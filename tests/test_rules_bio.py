@@ -329,3 +329,16 @@ def test_cli_bad_temperature_exits_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "rule.temperature" in proc.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_predictive_coding_inference_backs_off_when_a_step_overshoots():
+    """With large weights a fixed step of 1 makes the relaxation diverge (the curvature of F
+    grows with ||W||^2); an overshooting step is undone and halved, so the deltas stay finite."""
+    net, x = _net(), _x()
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.weight.mul_(30.0)
+    rule = PredictiveCodingRule(net, PredictiveCodingOptions(iterations=40, step=1.0, tolerance=0.0), seed=0)
+    grads = _grads(rule, x)
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert rule.pop_iterations() == [40]

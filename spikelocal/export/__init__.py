@@ -54,7 +54,8 @@ def export(run_dir: str | os.PathLike[str], fmt: str, out: Optional[str | os.Pat
     encoded test images stored as the script's default input. ``force``: replace an existing
     output (never the run directory itself). ``reader``: nir only, write the graph that this
     reader's own importer runs (``sinabs``, ``rockpool``: :mod:`.nir_portable`; ``snntorch``: dt
-    1e-4 and recurrent loops in the form its importer runs, :mod:`.nir_export`).
+    1e-4 and recurrent loops in the form its importer runs, :mod:`.nir_export`; ``norse``:
+    biased layers in the form Norse's importer runs, :mod:`.nir_norse`).
     """
     if fmt not in FORMATS:
         raise ExportError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")

@@ -38,8 +38,8 @@ def _export(run: Any, fmt: str, out: Optional[os.PathLike | str], **options: Any
 
 def to_nir(run: Any, out: Optional[os.PathLike | str] = None, *, dt: Optional[float] = None,
            reader: Optional[str] = None, check: int = 0, force: bool = False) -> Exported:
-    """A NIR graph (HDF5) with ``dt`` in its metadata; ``reader`` (``sinabs``, ``rockpool``)
-    writes the portable form that reader's own importer runs."""
+    """A NIR graph (HDF5) with ``dt`` in its metadata; ``reader`` (``sinabs``, ``rockpool``,
+    ``norse``) writes the form that reader's own importer runs with spikelocal's counts."""
     return _export(run, "nir", out, dt=dt, reader=reader, check=check, force=force)
 
 

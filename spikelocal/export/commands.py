@@ -12,6 +12,7 @@ import warnings
 from . import export
 from ..config import load_experiment
 from .nir_import import start_run_from_nir
+from .nir_portable import READERS
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -21,11 +22,12 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out (never the run directory)")
     p.add_argument("--dt", type=float, help="nir: graph time step in s (default the network's; "
                    "1e-4 for snnTorch's import_from_nir)")
-    p.add_argument("--reader", choices=("sinabs", "rockpool", "snntorch"),
-                   help="nir: write the graph this reader's own from_nir runs (nir<=1.0.4 layout, the "
-                        "reader's discretisation; needs the reset by subtraction, see "
-                        "experiments/quickstart_portable.yaml); snntorch: dt 1e-4, recurrent loops in "
-                        "the form snnTorch's import_from_nir runs")
+    p.add_argument("--reader", choices=(*READERS, "snntorch", "norse"),
+                   help="nir: write the graph this reader's own from_nir runs. sinabs, rockpool: nir<=1.0.4 "
+                        "layout, the reader's discretisation, needs the reset by subtraction (see "
+                        "experiments/quickstart_portable.yaml); snntorch: dt 1e-4, recurrent loops in the "
+                        "form snnTorch's import_from_nir runs; norse: biased layers as LI -> bias current "
+                        "-> LIF, written for Norse's default dt (1e-3 s)")
     p.add_argument("--target", default="loihi", help="netx/cores: target chip (name or YAML)")
     p.add_argument("--weight-bits", type=int, default=8, help="netx/cores: weight mantissa bits")
     p.add_argument("--samples", type=int, default=20,

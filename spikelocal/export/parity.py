@@ -48,6 +48,34 @@ def check_brian2(net: Network, spikes: torch.Tensor, folder: Optional[str | os.P
     return agreement(spikelocal_counts(net, spikes), brian2_model.run_counts(arrays, x))
 
 
+def check_norse(net: Network, spikes: torch.Tensor, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The file written with ``--reader norse`` run by ``norse.torch.from_nir(graph)`` with
+    Norse's default dt, one sample at a time: output-layer spike counts against spikelocal's.
+    Skipped (with the reason) where Norse is not installed."""
+    try:
+        import norse.torch as norse
+    except ImportError:
+        return {"skipped": "norse is not installed (pip install --no-deps norse, next to torch, nir, nirtorch)"}
+    import nir
+
+    try:
+        model = norse.from_nir(nir.read(str(path)))
+    except KeyError as exc:   # nirtorch meets a node this Norse does not map
+        return {"skipped": f"this Norse's from_nir does not map every node (KeyError {exc}): NIR LI "
+                           "nodes are mapped after Norse 1.1.0; see docs/interop/norse.md"}
+    counts = []
+    with torch.no_grad():
+        for sample in spikes.float():
+            state, total = None, torch.zeros(net.num_classes)
+            for x in sample:
+                y, state = model(x, state)
+                total += y.reshape(-1)
+            counts.append(total.numpy().astype(np.int64))
+    out = agreement([spikelocal_counts(net, spikes)[-1]], [np.stack(counts)])
+    out["neuron_count_agreement"] = {"output": out["neuron_count_agreement"][0]}
+    return out
+
+
 def check_snntorch(net: Network, spikes: torch.Tensor, path: Optional[str | os.PathLike[str]] = None
                    ) -> dict[str, Any]:
     """The NIR graph (written at dt = 1e-4) imported by snnTorch's ``import_from_nir``:

@@ -13,6 +13,11 @@ input itself below layer 1), and the output is not clamped but scored by the los
     eps_l = x_l - mu_l  (hidden),          eps_L = -gamma dloss/dmu_L
     inference, x_l = a_l at the start (all hidden eps = 0), for k = 1..iterations:
         x_l <- x_l - step * (eps_l - phi'(x_l) * W_{l+1}^T eps_{l+1})
+    a step that raises rms(dF/dx) is undone and the step halved for the rest of the batch
+    (the relaxation is gradient descent on F, stable only for step < 2 / curvature of F, and
+    the curvature grows with ||W||^2: with a fixed step, spiking nets at a constant learning
+    rate diverged in epoch 2 once ||W_1||, ||W_2|| passed about 25, the energy went to inf
+    and accuracy fell from 90 % to 34-74 %)
     stop early when rms(dF/dx) <= tolerance * its value before the first step (a criterion
     relative to rms(eps_L) stopped spiking nets before the first step: their feedback
     through W carries the LIF init factor theta (1-alpha)(1-beta) ~ 0.017, so dF/dx starts
@@ -89,6 +94,8 @@ class PredictiveCodingRule(DeltaRule):
         mu0 = fwd.membranes[0]
         steps = 0
         rms_first = 0.0
+        step = opts.step
+        last_good = None   # (x, phis, eps, rms) of the last point that lowered rms(dF/dx)
         while True:
             phis = [self._phi(layers[l], x[l], fwd.membranes[l], fwd.acts[l]) for l in range(n - 1)]
             eps = [x[l] - (mu0 if l == 0 else self._mu(l, phis[l - 1], fwd)) for l in range(n - 1)]
@@ -101,16 +108,25 @@ class PredictiveCodingRule(DeltaRule):
             grads = [eps[l] - self._dphi(layers[l], x[l], fwd.membranes[l])
                      * layers[l].pool_adjoint(synapse_adjoint(layers[l + 1], eps[l + 1]))
                      for l in range(n - 1)]
-            if steps == opts.iterations or n == 1:
+            if n == 1:
                 break
             size = sum(g.numel() for g in grads)
             rms = (sum(float(g.square().sum()) for g in grads) / size) ** 0.5
+            if last_good is not None and not rms <= last_good[3]:
+                # the step overshot (step > 2 / curvature of F, which grows with ||W||^2 as
+                # training goes on): back to the last good point with half the step
+                x, phis, eps, rms = [v.clone() for v in last_good[0]], last_good[1], last_good[2], last_good[3]
+                grads = last_good[4]
+                step *= 0.5
+            if steps == opts.iterations:
+                break
             if steps == 0:
                 rms_first = rms
             if rms <= opts.tolerance * rms_first:
                 break
+            last_good = ([v.clone() for v in x], phis, eps, rms, grads)
             for l in range(n - 1):
-                x[l] -= opts.step * grads[l]
+                x[l] -= step * grads[l]
             steps += 1
         self.iterations_used.append(steps)
         self._pre = {} if self.net.spiking else {
