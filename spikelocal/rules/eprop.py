@@ -42,9 +42,10 @@ import itertools
 from typing import Callable, Iterable, Optional
 
 import torch
+import torch.distributed as dist
 from torch import Tensor
 
-from .. import distributed, seeds
+from .. import seeds
 from ..config.rules import EpropOptions
 from ..core.network import Network
 from ..core.simulate import LayerRecord, SimState, Simulator, Want
@@ -100,7 +101,7 @@ class EpropRule(Rule):
         out_filter: Optional[object] = out_layer.neuron if out_layer.neuron.spiking else None
         b = labels.shape[0]
         per_chunk = self.options.update == "chunk"
-        if per_chunk and distributed.active():
+        if per_chunk and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             raise ConfigError("rule.update: 'chunk' steps the optimiser inside a batch, where distributed "
                               "training does not average the updates; use 'sequence' under torchrun")
         if per_chunk and self.apply_update is None:
