@@ -35,29 +35,27 @@ class Dataset:
         return tuple(self.train_x.shape[1:])
 
 
+def _per_class_draw(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of ``fraction`` of every class (at least one each), drawn class by class."""
+    picked = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        picked.append(idx[: max(1, int(round(fraction * len(idx))))])
+    return np.sort(np.concatenate(picked))
+
+
 def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Indices of ``fraction`` of every class (at least one each), chosen with ``seed``."""
     if fraction >= 1.0:
         return np.arange(len(labels))
-    rng = np.random.default_rng(seed + seeds.TRAIN_SUBSET)
-    keep = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        keep.append(idx[: max(1, int(round(fraction * len(idx))))])
-    return np.sort(np.concatenate(keep))
+    return _per_class_draw(labels, fraction, np.random.default_rng(seed + seeds.TRAIN_SUBSET))
 
 
 def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training, validation) indices: ``fraction`` of every class held out, chosen with its own
     seed stream so that the held-out images do not depend on the training fraction's draw."""
-    rng = np.random.default_rng(seed + seeds.VALIDATION)
-    held = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        rng.shuffle(idx)
-        held.append(idx[: max(1, int(round(fraction * len(idx))))])
-    val = np.sort(np.concatenate(held))
+    val = _per_class_draw(labels, fraction, np.random.default_rng(seed + seeds.VALIDATION))
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
