@@ -157,3 +157,19 @@ def test_netx_refuses_the_recurrent_run_in_one_line(recall_run: Path, tmp_path: 
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert "netx cannot hold a recurrent layer" in err and not (tmp_path / "n.net").exists()
+
+
+def test_cores_export_holds_the_recurrent_alif_run(recall_run: Path, tmp_path: Path, capsys):
+    """``export --format cores`` takes what the core file holds (recurrence, adaptive
+    thresholds, subtractive reset, a linear output) and reads back identically."""
+    from spikelocal.cli import main
+    out = tmp_path / "net.cores.h5"
+    rc = main(["export", str(recall_run), "--format", "cores", "--out", str(out), "--check", "20"])
+    text = capsys.readouterr().out
+    assert rc == 0 and out.exists()
+    check = json.loads(text.split("read_corefile): ", 1)[1].splitlines()[0])
+    assert check["neuron_count_agreement"] == [1.0, 1.0] and check["class_agreement"] == 1.0
+    assert check["spikes"][0] > 0 and check["spikes"][1] is None   # the linear output has no spikes
+    back = read_corefile(out)
+    assert back.layers[0].recurrent is not None and back.layers[0].reset == "subtract"
+    assert back.layers[0].adapt_jump > 0 and back.layers[1].linear

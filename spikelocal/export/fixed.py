@@ -14,7 +14,7 @@ from ..data import batch_generator, encode, load_dataset
 from ..errors import DataError, ExportError
 from ..core.network import Network
 from .common import require_hard_reset, require_spiking
-from ..hardware import load_target, quantize_network
+from ..hardware import check_convertible, load_target, quantize_network
 from ..hardware.convert import calibration_stats
 
 log = logging.getLogger(__name__)
@@ -22,16 +22,24 @@ CALIBRATION_IMAGES = 256
 
 
 def integer_network(config: Any, net: Network, target: str = "loihi", weight_bits: int = 8,
-                    calibrate: bool = True, max_weight_exp: Optional[int] = None):
+                    calibrate: bool = True, max_weight_exp: Optional[int] = None,
+                    fmt: str = "netx", stateful_ok: bool = False):
     """Quantise ``net`` for ``target``; without data (or ``calibrate=False``) the exponents
     assume every input spikes at once (safe, coarser). ``max_weight_exp`` caps the weight
-    exponent (netx: 0, since lava-dl reads plain 8-bit integer weights)."""
-    require_spiking(net, "the fixed-point formats (netx, cores)")
-    require_hard_reset(net, "the fixed-point formats (netx, cores)")
-    if config is not None and config.data.encoding not in ("rate", "latency"):
-        raise ExportError(f"data.encoding {config.data.encoding!r} gives analog input; the fixed-point "
-                          "formats (netx, cores) need spike input (rate or latency)")
+    exponent (netx: 0, since lava-dl reads plain 8-bit integer weights).
+
+    ``stateful_ok``: the format holds every compartment of :mod:`spikelocal.hardware.fixed_point`
+    (the core file: adaptive thresholds, subtractive reset, a linear output read by the host),
+    so only the quantiser's own checks apply; otherwise (netx) LIF with the hard reset only."""
     tgt = load_target(target)
+    if stateful_ok:
+        check_convertible(net, tgt)
+    else:
+        require_spiking(net, fmt)
+        require_hard_reset(net, fmt)
+    if config is not None and config.data.encoding not in ("rate", "latency"):
+        raise ExportError(f"data.encoding {config.data.encoding!r} gives analog input; {fmt} "
+                          "needs spike input (rate or latency)")
     if max_weight_exp is not None and tgt.weight_exp_max > max_weight_exp:
         tgt = tgt.model_copy(update={"weight_exp_max": max(max_weight_exp, tgt.weight_exp_min)})
     stats: Optional[list] = None

@@ -16,7 +16,7 @@ from .parity import check_integer_readback
 
 @register("netx", "network.net")
 def write_netx_format(config: Any, net: Network, path: Path, options: ExportOptions) -> dict[str, Any]:
-    int_net = integer_network(config, net, options.target, options.weight_bits, max_weight_exp=0)
+    int_net = integer_network(config, net, options.target, options.weight_bits, max_weight_exp=0, fmt="netx")
     write_netx(int_net, path, net.layers[0].neuron_cfg.dt)
     if options.test is None:
         return {}
@@ -28,7 +28,8 @@ def write_netx_format(config: Any, net: Network, path: Path, options: ExportOpti
 
 @register("cores", "cores.h5", recurrent_ok=True, adaptive_ok=True)  # the core file holds both
 def write_cores_format(config: Any, net: Network, path: Path, options: ExportOptions) -> dict[str, Any]:
-    int_net = integer_network(config, net, options.target, options.weight_bits, max_weight_exp=None)
+    int_net = integer_network(config, net, options.target, options.weight_bits, max_weight_exp=None,
+                              fmt="the core file", stateful_ok=True)
     write_cores(int_net, path)
     if options.test is None:
         return {}

@@ -45,7 +45,7 @@ neurons on a core (it costs axons and synapses instead), and spikes stay binary.
 from __future__ import annotations
 
 from .targets import Target, load_target, known_targets
-from .fixed_point import IntegerLayer, IntegerNetwork, quantize_network
+from .fixed_point import IntegerLayer, IntegerNetwork, check_convertible, quantize_network
 from .simulator import IntegerResult, simulate_integer
 from .mapping import Mapping, map_network
 from .corefile import read_corefile, write_corefile
@@ -53,6 +53,6 @@ from .convert import convert  # noqa: E402
 
 __all__ = [
     "Target", "load_target", "known_targets", "IntegerLayer", "IntegerNetwork",
-    "quantize_network", "IntegerResult", "simulate_integer", "Mapping", "map_network",
+    "check_convertible", "quantize_network", "IntegerResult", "simulate_integer", "Mapping", "map_network",
     "read_corefile", "write_corefile", "convert",
 ]

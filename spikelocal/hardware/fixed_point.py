@@ -179,6 +179,13 @@ def fold_pool(weight: np.ndarray, kind: str, in_shape: tuple[int, ...], pool: in
     return folded, (c, h * pool, w * pool), stride * pool, padding * pool
 
 
+def check_convertible(net: Network, target: Target) -> None:
+    """Raise the one-line ExportError of the first layer the target's cores cannot hold; run
+    before anything costly (calibration data) so the user hears about the network first."""
+    for i, layer in enumerate(net.layers):
+        _check_layer(i, layer, target)
+
+
 def _check_layer(i: int, layer: torch.nn.Module, target: Target) -> None:
     name = f"layer {i + 1} ({layer.kind})"
     linear_out = layer.is_output and layer.neuron_cfg.kind == "linear"
