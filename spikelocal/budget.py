@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from .config import input_spec
+from .config.datasets import PIXEL_SPECS
 from .errors import ConfigError
 
 FLOAT = 4
@@ -148,4 +149,5 @@ def dataset_samples(config) -> int:
     from their cache batch by batch and not counted)."""
     if config.data.dataset == "synthetic":
         return config.data.synthetic.n_train + config.data.synthetic.n_test
-    return 70_000 if config.data.dataset in ("mnist", "fashion_mnist") else 0
+    spec = PIXEL_SPECS.get(config.data.dataset)
+    return spec[2] if spec else 0

@@ -81,10 +81,13 @@ TASKS = ("cue_accumulation", "delayed_recall", "randman")
 
 
 class DataConfig(Strict):
-    dataset: Literal["mnist", "fashion_mnist", "synthetic", "nmnist", "dvsgesture", "shd",
-                     "cue_accumulation", "delayed_recall", "randman"] = "mnist"
+    dataset: Literal["mnist", "fashion_mnist", "cifar10", "svhn", "synthetic", "nmnist", "dvsgesture", "shd",
+                     "cue_accumulation", "delayed_recall", "randman"] = Field(
+        "mnist", description="images (mnist, fashion_mnist, cifar10, svhn: files in the data directory), event "
+                             "recordings, or generated sets; cifar10 and svhn are 3x32x32 colour images")
     root: Optional[str] = Field(None, description="data directory; default $SPIKELOCAL_DATA")
-    download: bool = Field(True, description="try the usual download when files are missing")
+    download: bool = Field(True, description="try the usual download when files are missing "
+                                             "(never for cifar10 and svhn: put their files there yourself)")
     encoding: Literal["rate", "latency", "direct"] = "rate"
     steps: int = Field(25, gt=0, description="time steps T (1 for rate networks)")
     gain: float = Field(1.0, gt=0, le=1, description="rate coding: spike probability of a white pixel")

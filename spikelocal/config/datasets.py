@@ -14,8 +14,14 @@ from ..errors import ConfigError
 from .data import TASKS, DataConfig
 
 EVENT_DATASETS = ("nmnist", "dvsgesture", "shd")
-PIXEL_DATASETS = ("mnist", "fashion_mnist")
-PIXEL_SHAPE, PIXEL_CLASSES = (1, 28, 28), 10
+# image datasets: (shape of one image, classes, train + test images held in memory)
+PIXEL_SPECS: dict[str, tuple[tuple[int, int, int], int, int]] = {
+    "mnist": ((1, 28, 28), 10, 70_000),
+    "fashion_mnist": ((1, 28, 28), 10, 70_000),
+    "cifar10": ((3, 32, 32), 10, 60_000),
+    "svhn": ((3, 32, 32), 10, 99_289),
+}
+PIXEL_DATASETS = tuple(PIXEL_SPECS)
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ def input_spec(cfg: DataConfig) -> tuple[tuple[int, ...], int]:
         return event_input_spec(cfg)
     if cfg.dataset in TASKS:
         return task_input_spec(cfg)
-    return PIXEL_SHAPE, PIXEL_CLASSES
+    shape, classes, _ = PIXEL_SPECS[cfg.dataset]
+    return shape, classes
 
 
 def check_event_config(cfg: DataConfig, source: str, spiking: bool) -> None:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from ..yamlio import KeyPath, line_of, load_yaml, parse_value
 from .data import TASKS
-from .datasets import EVENT_DATASETS, check_event_config, check_task_config
+from .datasets import EVENT_DATASETS, PIXEL_DATASETS, check_event_config, check_task_config
 from .experiment import ExperimentConfig
 from .messages import Where, format_validation_error
 from .rules import RULE_OPTIONS
@@ -220,7 +220,7 @@ def check_consistency(config: ExperimentConfig, source: str) -> None:
         raise ConfigError(f"{source}: noise.gaussian: {config.data.dataset} holds events, not pixels; use "
                           "noise.spike_deletion, spike_insertion or jitter")
     if config.noise.spike_noise and config.data.encoding == "direct" and \
-            config.data.dataset in ("mnist", "fashion_mnist", "synthetic"):
+            config.data.dataset in (*PIXEL_DATASETS, "synthetic"):
         raise ConfigError(f"{source}: noise: spike deletion, insertion and jitter need spike inputs "
                           "(data.encoding rate or latency); use noise.gaussian for analog inputs")
     if config.prune.sparsity and config.prune.mode == "retrain" and \

@@ -13,6 +13,7 @@ from ..config import DataConfig
 from .encoders import ENCODERS, SpikeEncoder
 from .encoding import batch_generator, encode, to_unit
 from .event_frames import EventFrames
+from .cifar_svhn import CLASS_NAMES as COLOR_CLASS_NAMES, load_color_dataset
 from .idx import CLASS_NAMES, data_root, load_idx_dataset
 from .synthetic import make_synthetic
 from .tasks import decision_start, load_task
@@ -71,6 +72,9 @@ def load_dataset(cfg: DataConfig, seed: int) -> Dataset:
     if cfg.dataset == "synthetic":
         arrays = make_synthetic(cfg.synthetic, seed)
         classes = [str(i) for i in range(cfg.synthetic.classes)]
+    elif cfg.dataset in COLOR_CLASS_NAMES:  # cifar10, svhn: never downloaded
+        arrays = load_color_dataset(cfg.dataset, data_root(cfg.root))
+        classes = COLOR_CLASS_NAMES[cfg.dataset]
     else:
         arrays = load_idx_dataset(cfg.dataset, data_root(cfg.root), cfg.download)
         classes = CLASS_NAMES[cfg.dataset]

@@ -47,7 +47,8 @@ def data_root(root: str | None) -> Path:
     return Path(root or os.environ.get("SPIKELOCAL_DATA") or "data").expanduser()
 
 
-def _md5(path: Path) -> str:
+def file_md5(path: Path) -> str:
+    """Hex md5 of a file, read in 1 MiB blocks."""
     digest = hashlib.md5()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -98,7 +99,7 @@ def ensure_files(name: str, root: Path, download: bool) -> Path:
             f"original files there, or point data.root / $SPIKELOCAL_DATA at a folder holding {spec['folder']}/"
         )
     for f in files:
-        actual = _md5(folder / f)
+        actual = file_md5(folder / f)
         if actual != spec[f]:
             raise DataError(f"{folder / f}: md5 {actual} differs from the published {spec[f]}; the file is corrupt")
     return folder
