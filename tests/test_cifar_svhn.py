@@ -231,7 +231,9 @@ def test_cli_run_without_the_files_exits_2_with_one_line(tmp_path):
     cfg["training"]["threads"] = 1
     exp = tmp_path / "cifar.yaml"
     exp.write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, "-m", "spikelocal", "run", str(exp), "--out", str(tmp_path / "r")],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     lines = [l for l in result.stderr.splitlines() if l.strip()]

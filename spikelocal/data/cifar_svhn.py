@@ -105,12 +105,16 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def _read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    published = CIFAR_PY_MD5[path.name]
+def _verify_md5(path: Path, published: str, what: str) -> None:
+    """A file is read only when it is the published one (pickles above all)."""
     actual = file_md5(path)
     if actual != published:
         raise DataError(f"{path}: md5 {actual} differs from the published {published}; the file is corrupt "
-                        "or not CIFAR-10's python version (it is not unpickled)")
+                        f"or not {what}")
+
+
+def _read_cifar_py(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    _verify_md5(path, CIFAR_PY_MD5[path.name], "CIFAR-10's python version (it is not unpickled)")
     try:
         with open(path, "rb") as fh:
             batch = _ArrayUnpickler(fh, encoding="latin1").load()
@@ -136,11 +140,7 @@ def load_svhn(root: Path) -> Arrays:
 
 
 def _read_svhn(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    published = SVHN_MD5[path.name]
-    actual = file_md5(path)
-    if actual != published:
-        raise DataError(f"{path}: md5 {actual} differs from the published {published}; the file is corrupt "
-                        "or not SVHN's cropped digits")
+    _verify_md5(path, SVHN_MD5[path.name], "SVHN's cropped digits")
     try:
         from scipy.io import loadmat
     except ImportError:
