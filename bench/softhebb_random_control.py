@@ -15,9 +15,12 @@ Paper-setting choices (source: Journé et al. 2023, its appendix and presets):
 - widths 96 - 384 - 1536 (x4 per block), kernels 5 - 3 - 3, t_inv 1 - 0.65 - 0.25,
   p 0.7 - 1.4 - 1.0, pooling max 4/2/1, max 4/2/1, average 2/2, Hebbian lr 0.08 - 0.005 - 0.01;
 - plasticity dw = y x - (y . u) w, divided by its largest entry; per-neuron adaptive rate
-  lr |r_k - 1|^0.5 with r_k = ||w_k|| (lr held constant), initial radius 25 (the presets'
-  ``radius``; uniform positive init scaled to it - how the paper's code maps that value to
-  its init is not checked); Hebbian batches of 10;
+  lr |r_k - 1|^0.5 with r_k = ||w_k|| (lr held constant); Hebbian batches of 10;
+- initial weights zero-mean Gaussian with std R sqrt(pi / (2 N)), N = c_in k^2 inputs per
+  filter and R = 25 (the presets' ``radius``; the paper's formula: norms start near R sqrt(pi / 2)
+  and the mean |w| at R / sqrt(N); ``--init gaussian``, the default). ``--init positive`` is the
+  earlier reading (uniform positive weights scaled to norm R), kept to reproduce the first
+  results: its filters start nearly parallel (they share the all-positive mean direction);
 - one unsupervised epoch per block, blocks learnt one after the other (greedy);
 - a linear classifier (dropout 0.5 on the standardised features, Adam 1e-3, cosine, batches
   of 64) on the top block's features.
@@ -29,7 +32,8 @@ always sees all 60,000): both exist because the full width costs hours on 2 CPU 
 block's features are computed once and cached (float16) for the classifier epochs.
 
     SPIKELOCAL_DATA=../shared/data python bench/softhebb_random_control.py \
-        [--layers 3] [--width 0.25] [--seed 0] [--random] [--classifier-epochs 10]
+        [--layers 3] [--width 0.25] [--seed 0] [--random] [--init gaussian|positive]
+        [--classifier-epochs 10]
 
 Prints the test accuracy after each classifier epoch and a final ``RESULT`` line.
 """
@@ -67,15 +71,22 @@ def layer_specs(layers: int, width: float) -> list[dict]:
     return specs
 
 
+def initial_filters(spec: dict, init: str) -> Tensor:
+    """Random filters of one block: the paper's Gaussian, or the earlier positive reading."""
+    shape = (spec["c"], spec["cin"], spec["k"], spec["k"])
+    if init == "gaussian":
+        fan_in = spec["cin"] * spec["k"] ** 2
+        return torch.randn(shape) * INIT_RADIUS * math.sqrt(math.pi / (2 * fan_in))
+    w = torch.rand(shape)
+    return w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1) * INIT_RADIUS
+
+
 class HebbianStack:
     """Blocks standardise -> conv -> triangle -> pool; weights learnt block by block."""
 
-    def __init__(self, specs: list[dict]) -> None:
+    def __init__(self, specs: list[dict], init: str = "gaussian") -> None:
         self.specs = specs
-        self.weights = []
-        for s in specs:
-            w = torch.rand(s["c"], s["cin"], s["k"], s["k"])
-            self.weights.append(w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1) * INIT_RADIUS)
+        self.weights = [initial_filters(s, init) for s in specs]
         self.stats: list[tuple[Tensor, Tensor]] = []
 
     def block_input(self, x: Tensor, i: int) -> Tensor:
@@ -154,6 +165,8 @@ def main() -> None:
     parser.add_argument("--layers", type=int, choices=[1, 2, 3], default=3)
     parser.add_argument("--width", type=float, default=1.0, help="channels x this (1: 96-384-1536)")
     parser.add_argument("--random", action="store_true", help="random filters, no Hebbian learning")
+    parser.add_argument("--init", choices=["gaussian", "positive"], default="gaussian",
+                        help="initial filters: the paper's zero-mean Gaussian, or uniform positive at norm 25")
     parser.add_argument("--classifier-epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=10, help="batch of the Hebbian updates")
     parser.add_argument("--hebbian-subset", type=int, default=60000, help="images of the Hebbian epoch")
@@ -163,7 +176,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     data = load_dataset(DataConfig(dataset="mnist"), args.seed)
-    stack = HebbianStack(layer_specs(args.layers, args.width))
+    stack = HebbianStack(layer_specs(args.layers, args.width), args.init)
     t0 = time.time()
     n = min(args.hebbian_subset, len(data.train_x))
     for i in range(args.layers):
@@ -184,7 +197,7 @@ def main() -> None:
     test_f = cached_features(stack, args.layers, data.test_x)
     print(f"features {train_f.shape[1]} ({time.time() - t0:.0f} s)", flush=True)
     acc = train_classifier(train_f, data.train_y, test_f, data.test_y, args.classifier_epochs, t0)
-    print(f"RESULT layers={args.layers} width={args.width} random={args.random} seed={args.seed} "
+    print(f"RESULT layers={args.layers} width={args.width} random={args.random} init={args.init} seed={args.seed} "
           f"hebbian_subset={n} test={acc:.2f} seconds={time.time() - t0:.0f}", flush=True)
 
 

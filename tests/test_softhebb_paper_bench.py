@@ -39,3 +39,23 @@ def test_hebbian_step_moves_norms_towards_one_and_features_have_the_pooled_shape
     stack.fit_statistics(1, images)
     stack.fit_statistics(2, images)
     assert stack.features(images[:2], 3).shape == (2, 77, 3, 3)
+
+
+def test_gaussian_filters_start_apart_and_positive_ones_start_parallel() -> None:
+    """The paper's zero-mean init gives the soft WTA distinct filters to compete; the
+    positive reading starts them nearly parallel (why its upper blocks hardly learn)."""
+    bench = _load()
+    torch.manual_seed(0)
+    spec = bench.layer_specs(2, 0.25)[1]
+
+    def mean_cosine(w: torch.Tensor) -> float:
+        unit = torch.nn.functional.normalize(w.flatten(1), dim=1)
+        cos = unit @ unit.T
+        return ((cos.sum() - cos.diagonal().sum()) / (cos.numel() - len(cos))).item()
+
+    gaussian = bench.initial_filters(spec, "gaussian")
+    assert abs(gaussian.mean().item()) < 0.05 * gaussian.abs().mean().item()
+    assert abs(mean_cosine(gaussian)) < 0.05
+    assert mean_cosine(bench.initial_filters(spec, "positive")) > 0.7
+    expected = bench.INIT_RADIUS * (torch.pi / 2) ** 0.5
+    assert abs(gaussian.flatten(1).norm(dim=1).mean().item() - expected) < 0.05 * expected
