@@ -24,6 +24,21 @@ DEVICES_HELP = "auto, cpu, cuda or cuda:N"
 PRECISIONS: dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bfloat16}
 
 
+def flush_subnormals() -> bool:
+    """Flush subnormal floats to zero on the CPU (process-wide, like the thread count).
+
+    Why: weights that weight decay shrinks with nothing pushing back (dead units, inputs that
+    are always zero), Adam's moments of their gradients and long-silent traces reach
+    subnormal floats, on which x86 arithmetic is about 100x slower. Measured: a rate MLP with
+    ``weight_decay: 1e-4`` went from 30 to 176 s per epoch by epoch 4 with 7 % of its weights
+    subnormal; one product with those weights took 6.8 s instead of 0.05 s. Flushing changes
+    no value above 1.2e-38 and keeps runs deterministic. The flag is per thread and new
+    threads inherit it, so it is set when spikelocal is imported (before PyTorch starts its
+    worker threads) and again by every Trainer. Returns False where the CPU cannot flush.
+    """
+    return torch.set_flush_denormal(True)
+
+
 def resolve_device(spec: str = "auto", key: str = "training.device") -> torch.device:
     """The torch device named by ``spec``; a one-line :class:`ConfigError` when it is not there."""
     text = str(spec).strip().lower()

@@ -23,7 +23,7 @@ from . import budget, distributed, rundir, seeds
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
 from .data import Dataset, EventFrames, batch_generator, decision_start, encode, load_dataset, validation_split
-from .devices import compute_dtype, resolve_device
+from .devices import compute_dtype, flush_subnormals, resolve_device
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
 from .health import training_warnings
@@ -126,13 +126,7 @@ class Trainer:
     """Holds the network, rule and optimiser of one run and trains it epoch by epoch."""
 
     def __init__(self, config: ExperimentConfig, data: Dataset) -> None:
-        # Weights that weight decay shrinks with nothing pushing back (dead units, inputs that
-        # are always zero) and Adam's moments of their gradients reach subnormal floats, on
-        # which x86 arithmetic is about 100x slower: a rate MLP with weight_decay 1e-4 went
-        # from 30 to 176 s per epoch by epoch 4, with 7 % of its weights subnormal (one product
-        # with them: 6.8 s against 0.05 s). Flushing them to zero (process-wide, as the thread
-        # count) changes nothing above 1e-38 and keeps runs deterministic.
-        torch.set_flush_denormal(True)
+        flush_subnormals()   # weight decay makes subnormal weights, 100x slower (devices.py)
         self.config = config
         #: held-out training images for early stopping (training.early_stopping), else None
         self.val: Optional[tuple[Any, Tensor]] = None
