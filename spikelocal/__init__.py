@@ -25,9 +25,6 @@ Subpackages: ``sl.core`` (neurons, layers, the time loop), ``sl.rules``, ``sl.da
 ``sl.export``, ``sl.hardware``, ``sl.analysis``, ``sl.sweep``.
 """
 from .version import __version__  # noqa: E402
-from .devices import flush_subnormals  # noqa: E402
-
-flush_subnormals()   # before PyTorch starts its worker threads, which inherit the flag
 
 from . import analysis, core, data, export, hardware, rules  # noqa: E402
 from .api import Run, load_config, load_run, train  # noqa: E402

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+import numpy as np
 import torch
 
 from .errors import ConfigError
@@ -33,9 +34,15 @@ def flush_subnormals() -> bool:
     ``weight_decay: 1e-4`` went from 30 to 176 s per epoch by epoch 4 with 7 % of its weights
     subnormal; one product with those weights took 6.8 s instead of 0.05 s. Flushing changes
     no value above 1.2e-38 and keeps runs deterministic. The flag is per thread and new
-    threads inherit it, so it is set when spikelocal is imported (before PyTorch starts its
-    worker threads) and again by every Trainer. Returns False where the CPU cannot flush.
+    threads inherit it, so the CLI sets it before any work (PyTorch's worker threads then
+    inherit it) and every Trainer sets it again for its own thread (Python API users who
+    train with several threads: call this first). Importing spikelocal does not set it:
+    the flag also makes subnormal inputs read as zero in the caller's own numpy code. numpy's float limits are computed first:
+    numpy derives them by arithmetic, which under the flag finds no subnormals and warns on
+    every later ``np.finfo``. Returns False where the CPU cannot flush.
     """
+    for kind in (np.float16, np.float32, np.float64, np.longdouble):
+        np.finfo(kind)   # cached by numpy, computed while subnormals still exist
     return torch.set_flush_denormal(True)
 
 

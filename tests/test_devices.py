@@ -138,3 +138,21 @@ def test_rate_encoding_on_cuda_does_not_depend_on_the_chunk() -> None:
     whole = torch.cat(list(rate_on_device(x, 25, 25, 1.0, seed=3)))
     for chunk in (1, 5, 10):
         assert torch.equal(torch.cat(list(rate_on_device(x, 25, chunk, 1.0, seed=3))), whole)
+
+
+def test_subnormal_flush_keeps_numpy_float_limits_and_import_sets_nothing() -> None:
+    """Importing spikelocal leaves the caller's floats alone; the flush (CLI, Trainer) keeps
+    numpy's float limits true and quiet (numpy warns if it computes them under the flag)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    code = ("import torch, spikelocal; print((torch.tensor(1e-40) * 1).item() != 0); "
+            "from spikelocal.devices import flush_subnormals; flush_subnormals(); "
+            "print((torch.tensor(1e-40) * 1).item() == 0); import numpy as np; "
+            "print(str(np.finfo(np.float32).smallest_subnormal) != '0.0', "
+            "str(np.finfo(np.float64).smallest_subnormal) != '0.0')")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=repo, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.split() == ["True"] * 4, out.stdout + out.stderr
