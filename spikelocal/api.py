@@ -60,7 +60,8 @@ def train(config: Union[ExperimentConfig, PathLike], out: Optional[PathLike] = N
     ``out=None`` the run is written to a temporary directory that is removed afterwards, so
     the numbers are those of a normal run and nothing is left behind. ``device`` (``auto``,
     ``cpu``, ``cuda``, ``cuda:N``) replaces the config's ``training.device``. Training
-    flushes subnormal floats to zero on this thread (:func:`spikelocal.devices.flush_subnormals`).
+    flushes subnormal floats to zero and restores the caller's setting afterwards
+    (:func:`spikelocal.devices.subnormals_flushed`).
     """
     if not isinstance(config, ExperimentConfig):
         config = load_config(config, [*overrides, *([f"training.device={device}"] if device else [])])

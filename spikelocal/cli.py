@@ -17,7 +17,7 @@ from . import api, distributed, rundir
 from .version import __version__
 from .commands import COMMAND_MODULES, COMMANDS, Command, command, load_commands  # noqa: F401
 from .errors import RunFailed, SpikelocalError
-from .devices import flush_subnormals
+from .devices import subnormals_flushed
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -86,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    flush_subnormals()   # before PyTorch starts its worker threads, which inherit the flag
     try:
-        return args.func(args)
+        # before PyTorch starts its worker threads, which inherit it; restored on return
+        with subnormals_flushed():
+            return args.func(args)
     except SpikelocalError as exc:
         _say(args, "error", exc)
         return exc.exit_code

@@ -14,7 +14,8 @@ so no loss scaling is needed.
 from __future__ import annotations
 
 import os
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ PRECISIONS: dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bflo
 
 
 def flush_subnormals() -> bool:
-    """Flush subnormal floats to zero on the CPU (process-wide, like the thread count).
+    """Flush subnormal floats to zero on the CPU, on this thread and the threads it starts.
 
     Why: weights that weight decay shrinks with nothing pushing back (dead units, inputs that
     are always zero), Adam's moments of their gradients and long-silent traces reach
@@ -34,16 +35,34 @@ def flush_subnormals() -> bool:
     ``weight_decay: 1e-4`` went from 30 to 176 s per epoch by epoch 4 with 7 % of its weights
     subnormal; one product with those weights took 6.8 s instead of 0.05 s. Flushing changes
     no value above 1.2e-38 and keeps runs deterministic. The flag is per thread and new
-    threads inherit it, so the CLI sets it before any work (PyTorch's worker threads then
-    inherit it) and every Trainer sets it again for its own thread (Python API users who
-    train with several threads: call this first). Importing spikelocal does not set it:
-    the flag also makes subnormal inputs read as zero in the caller's own numpy code. numpy's float limits are computed first:
-    numpy derives them by arithmetic, which under the flag finds no subnormals and warns on
-    every later ``np.finfo``. Returns False where the CPU cannot flush.
+    threads inherit it: the CLI sets it before any work, so PyTorch's worker threads inherit
+    it; :func:`spikelocal.trainer.run` holds it for the run (:func:`subnormals_flushed`).
+    numpy's float limits are computed first: numpy derives them by arithmetic, which under
+    the flag finds no subnormals and warns on every later ``np.finfo``. Returns False where
+    the CPU cannot flush.
     """
     for kind in (np.float16, np.float32, np.float64, np.longdouble):
         np.finfo(kind)   # cached by numpy, computed while subnormals still exist
     return torch.set_flush_denormal(True)
+
+
+def flushing_subnormals() -> bool:
+    """Whether this thread flushes subnormal floats to zero now (torch has no getter)."""
+    return (torch.full((1,), 1e-40) * 1.0).item() == 0.0
+
+
+@contextmanager
+def subnormals_flushed() -> Iterator[None]:
+    """Flush subnormals inside the block and restore the caller's setting after it, so that
+    training from Python leaves the caller's own float arithmetic (numpy, hypothesis, ...)
+    as it was. Worker threads PyTorch starts inside the block keep the flag."""
+    was = flushing_subnormals()
+    flush_subnormals()
+    try:
+        yield
+    finally:
+        if not was:
+            torch.set_flush_denormal(False)
 
 
 def resolve_device(spec: str = "auto", key: str = "training.device") -> torch.device:

@@ -23,7 +23,7 @@ from . import budget, distributed, rundir, seeds
 from .checkpoint import check_shapes, load_checkpoint, optimizer_state, optimizer_tensors, save_checkpoint
 from .config import ExperimentConfig, TrainingConfig
 from .data import Dataset, EventFrames, batch_generator, decision_start, encode, load_dataset, validation_split
-from .devices import compute_dtype, flush_subnormals, resolve_device
+from .devices import compute_dtype, resolve_device, subnormals_flushed
 from .errors import RunDirError, RunFailed
 from .core.network import Network, simulate
 from .health import training_warnings
@@ -126,7 +126,6 @@ class Trainer:
     """Holds the network, rule and optimiser of one run and trains it epoch by epoch."""
 
     def __init__(self, config: ExperimentConfig, data: Dataset) -> None:
-        flush_subnormals()   # weight decay makes subnormal weights, 100x slower (devices.py)
         self.config = config
         #: held-out training images for early stopping (training.early_stopping), else None
         self.val: Optional[tuple[Any, Tensor]] = None
@@ -288,7 +287,17 @@ def check_state(path: Path, trainer: Trainer, tensors: dict[str, Tensor]) -> Non
 
 def run(config: ExperimentConfig, out_dir: Optional[Path] = None, resume: bool = False,
         progress: bool = True) -> dict[str, Any]:
-    """Train ``config`` into ``out_dir`` (a new run, or ``resume`` an interrupted one)."""
+    """Train ``config`` into ``out_dir`` (a new run, or ``resume`` an interrupted one).
+
+    Subnormal floats are flushed to zero for the run (weight decay makes subnormal weights,
+    about 100x slower; :func:`spikelocal.devices.flush_subnormals`) and the caller's setting
+    is restored afterwards."""
+    with subnormals_flushed():
+        return _run(config, out_dir, resume, progress)
+
+
+def _run(config: ExperimentConfig, out_dir: Optional[Path], resume: bool, progress: bool) -> dict[str, Any]:
+    """The body of :func:`run`."""
     out = Path(out_dir) if out_dir is not None else rundir.default_out(config)
     distributed.init(resolve_device(config.training.device))
     main = distributed.is_main()   # only rank 0 writes the run directory

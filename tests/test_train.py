@@ -89,18 +89,20 @@ def test_nan_loss_stops_with_status_failed_and_keeps_last_checkpoint(tmp_path, m
     assert len(rundir.read_metrics(out)) == 1
 
 
-def test_trainer_flushes_subnormal_floats():
-    """Weight decay drives unused weights into subnormal floats, 100x slower on x86: the
-    trainer flushes them to zero, so arithmetic on such a value returns an exact zero."""
+def test_run_flushes_subnormal_floats_and_restores_the_callers_setting(tmp_path, monkeypatch):
+    """Weight decay drives unused weights into subnormal floats, 100x slower on x86: a run
+    flushes them to zero while it trains and leaves the caller's float arithmetic as it was."""
     import pytest
 
-    from spikelocal.data import load_dataset
-    from spikelocal.trainer import Trainer
+    from spikelocal import trainer
+    from spikelocal.devices import flushing_subnormals
 
     if not torch.set_flush_denormal(False):
         pytest.skip("this CPU cannot flush subnormal floats")
-    subnormal = torch.full((4,), 1e-40)
-    assert (subnormal * 1.0).ne(0).all()
-    config = tiny_config()
-    Trainer(config, load_dataset(config.data, config.seed))
-    assert (subnormal * 1.0).eq(0).all()
+    seen = []
+    body = trainer._run
+    monkeypatch.setattr(trainer, "_run", lambda *args: seen.append(flushing_subnormals()) or body(*args))
+    assert not flushing_subnormals()
+    run(tiny_config(), tmp_path / "r", progress=False)
+    assert seen == [True]
+    assert not flushing_subnormals()
