@@ -10,6 +10,12 @@ JSON). Measured, each in its own Python process so that the peak resident memory
 (``getrusage(RUSAGE_SELF).ru_maxrss`` of that process) is its own:
 
 - ``spikelocal / local``: ``LocalRule.compute_updates`` on the encoder's lazy chunks + Adam step.
+- ``spikelocal / local_online``: the same rule with a loss per chunk (``rule.window`` = the
+  chunk length) instead of the default loss on the whole sample's activity (``window:
+  sample``). With T longer than the chunk, a sample-long window needs every chunk simulated
+  twice (a forward pass for the window's mean activity, then the updating replay, the
+  input held between them); a chunk-long window updates online, with memory flat in T. At
+  T = chunk the two are the same rule.
 - ``spikelocal / local_given_input``: the same with the input encoded once beforehand (the
   rule's own cost, for the roofline fraction; its memory includes the stored [T, B, 784] input).
 - ``spikelocal / bp``: ``BPRule`` (BPTT through all chunks) + Adam step.
@@ -20,8 +26,10 @@ JSON). Measured, each in its own Python process so that the peak resident memory
 - ``spikelocal / inference``: ``spikelocal.core.network.simulate`` (what ``evaluate`` runs).
 - ``spikelocal / integer_sim``: ``spikelocal.hardware.simulate_integer`` of the network
   quantised for Loihi (8-bit weights), input given as uint8 spikes [T, B, 784].
-- ``roofline``: the dense matrix products of the local rule (default options: ``window:
-  chunk``), with its shapes (chunks of K steps: K*B rows) and operand layouts, timed alone.
+- ``roofline``: the dense matrix products of the local rule with a loss per chunk (each
+  chunk simulated once), with its shapes (chunks of K steps: K*B rows) and operand layouts,
+  timed alone; the sample-long window adds a forward pass at T > K, which the roofline does
+  not count, so its fraction there is lower by that work.
   The local rule's arithmetic per sample and time step, counted as 2 flops per multiply-add::
 
       forward       2 (784*500 + 500*500 + 500*10)                   = 1,294,000
@@ -49,6 +57,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,9 +169,10 @@ def _spikelocal_train(rule_name: str, steps: int, chunk: int, x, y, weights: str
     given = rule_name == "local_given_input"  # the rule alone: input encoded once, beforehand
     if rule_name == "local_bf16":  # bf16 products, float32 state and updates
         net.set_precision(torch.bfloat16)
-    name = "local" if given or rule_name == "local_bf16" else rule_name
+    name = "local" if given or rule_name in ("local_bf16", "local_online") else rule_name
     rule_cls = RULES.get(name)
-    rule = rule_cls(net, rule_cls.Options(name=name), seed=0)
+    window = {"window": chunk} if rule_name == "local_online" else {}
+    rule = rule_cls(net, rule_cls.Options(name=name, **window), seed=0)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(1)
     active = [True] * len(net.layers)
@@ -265,18 +275,24 @@ def _integer_sim(steps: int, chunk: int, x, weights: str):
     return step, lambda: [c / (BATCH * steps * n) for c, n in zip(counts, (HIDDEN, HIDDEN, CLASSES))]
 
 
-def _roofline(chunk: int, min_time: float) -> dict[str, Any]:
-    """Dense products of one chunk of the local rule, with its shapes and layouts, timed alone."""
+def _roofline(chunk: int, min_time: float, precision: str = "fp32") -> dict[str, Any]:
+    """Dense products of one chunk of the local rule, with its shapes and layouts, timed alone.
+
+    ``bf16``: the same products on operands that are already bf16 (no conversions), the most
+    that bf16 products could save; with the fp32 record it bounds bf16's speed-up of the
+    whole step (the summary's ``local_bf16_over_fp32_bound``)."""
     import torch
 
     n = chunk * BATCH
     gen = torch.Generator().manual_seed(0)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     sizes = [(INPUTS, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, CLASSES)]
-    weights = [torch.rand((o, i), generator=gen) for i, o in sizes]
+    weights = [torch.rand((o, i), generator=gen).to(dtype) for i, o in sizes]
     reads = [torch.rand((CLASSES, HIDDEN), generator=gen), torch.rand((CLASSES, HIDDEN), generator=gen),
              torch.eye(CLASSES)]
-    inputs = [torch.rand((n, i), generator=gen) for i, _ in sizes]
-    outs = [torch.rand((n, o), generator=gen) for _, o in sizes]
+    reads = [r.to(dtype) for r in reads]
+    inputs = [torch.rand((n, i), generator=gen).to(dtype) for i, _ in sizes]
+    outs = [torch.rand((n, o), generator=gen).to(dtype) for _, o in sizes]
     grads = [torch.zeros_like(w) for w in weights]
 
     means = [a[:BATCH] for a in outs]
@@ -293,7 +309,7 @@ def _roofline(chunk: int, min_time: float) -> dict[str, Any]:
     per_chunk_wall = timing["wall_s"] / timing["iters"]
     fps = flops_per_sample_step(chunk)
     flops = fps * n
-    return {"impl": "roofline", "rule": "local", "T": None, "chunk": chunk,
+    return {"impl": "roofline", "rule": "local", "precision": precision, "T": None, "chunk": chunk,
             "flops_per_sample_step": fps,
             "gflops_cpu": flops / per_chunk / 1e9, "gflops_wall": flops / per_chunk_wall / 1e9,
             "sample_steps_per_cpu_s": n / per_chunk, "sample_steps_per_s": n / per_chunk_wall,
@@ -308,7 +324,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["impl"] == "pretrain":
         return pretrain(spec["weights"], spec["chunk"])
     if spec["impl"] == "roofline":
-        return _roofline(spec["chunk"], spec["min_time"])
+        return _roofline(spec["chunk"], spec["min_time"], spec.get("precision", "fp32"))
     x, y, source = _images(BATCH)
     steps, chunk = spec["T"], spec["chunk"]
     w = spec["weights"]
@@ -359,30 +375,57 @@ def _machine() -> dict[str, Any]:
 
 
 def _summarise(records: list[dict[str, Any]], steps: list[int]) -> dict[str, Any]:
+    """Ratios within each repeat (same load), then their median over repeats."""
+    repeats = sorted({r.get("repeat", 0) for r in records if r["impl"] != "roofline"})
+    if len(repeats) > 1:
+        per = [_summarise([r for r in records if r["impl"] == "roofline" or r.get("repeat", 0) == rep], steps)
+               for rep in repeats]
+        return {**_median(per), "repeats": len(repeats)}
+
     def find(impl: str, rule: str, t: int) -> dict[str, Any] | None:
         return next((r for r in records if r["impl"] == impl and r["rule"] == rule and r["T"] == t), None)
 
     out: dict[str, Any] = {}
     for t in steps:
         local, snn_ = find("spikelocal", "local", t), find("snntorch", "bptt", t)
-        if local and snn_:
-            out[f"local_over_snntorch_T{t}"] = {
-                "wall": local["samples_per_s"] / snn_["samples_per_s"],
-                "cpu": local["samples_per_cpu_s"] / snn_["samples_per_cpu_s"]}
+        for rule in ("local", "local_online"):
+            mine = find("spikelocal", rule, t)
+            if mine and snn_:
+                out[f"{rule}_over_snntorch_T{t}"] = {
+                    "wall": mine["samples_per_s"] / snn_["samples_per_s"],
+                    "cpu": mine["samples_per_cpu_s"] / snn_["samples_per_cpu_s"]}
         bf16 = find("spikelocal", "local_bf16", t)
         if local and bf16:
             out[f"local_bf16_over_fp32_T{t}"] = {
                 "wall": bf16["samples_per_s"] / local["samples_per_s"],
                 "cpu": bf16["samples_per_cpu_s"] / local["samples_per_cpu_s"]}
-    lo, hi = find("spikelocal", "local", min(steps)), find("spikelocal", "local", max(steps))
-    if lo and hi:
-        out[f"local_rss_growth_T{min(steps)}_to_T{max(steps)}"] = hi["peak_rss_mb"] / lo["peak_rss_mb"] - 1
-    roof = [r for r in records if r["impl"] == "roofline"]
+    for rule in ("local", "local_online"):
+        lo, hi = find("spikelocal", rule, min(steps)), find("spikelocal", rule, max(steps))
+        if lo and hi:
+            out[f"{rule}_rss_growth_T{min(steps)}_to_T{max(steps)}"] = hi["peak_rss_mb"] / lo["peak_rss_mb"] - 1
+    roofs = {r.get("precision", "fp32"): r for r in records if r["impl"] == "roofline"}
+    if "fp32" in roofs and "bf16" in roofs:
+        # products take the fraction f of an fp32 step (its roofline fraction); the rest does not
+        # change with the precision, so bf16 products s times faster allow 1 / (1 - f + f / s)
+        speed = roofs["bf16"]["sample_steps_per_cpu_s"] / roofs["fp32"]["sample_steps_per_cpu_s"]
+        out["bf16_products_over_fp32"] = speed
+        out["local_bf16_over_fp32_bound"] = {
+            t: 1 / (1 - r["roofline_fraction"] + r["roofline_fraction"] / speed)
+            for t in steps if (r := find("spikelocal", "local", t)) and "roofline_fraction" in r}
+    roof = list(roofs.values())
     if roof:
-        for rule in ("local", "local_given_input"):
+        for rule in ("local", "local_online", "local_given_input"):
             out[f"{rule}_roofline_fraction_cpu"] = {
                 t: r["roofline_fraction"] for t in steps if (r := find("spikelocal", rule, t))}
     return out
+
+
+def _median(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of every number over the summaries of several repeats (same keys)."""
+    first = summaries[0]
+    if isinstance(first, dict):
+        return {k: _median([s[k] for s in summaries if k in s]) for k in first}
+    return statistics.median(summaries)
 
 
 def _table(records: list[dict[str, Any]]) -> str:
@@ -390,7 +433,7 @@ def _table(records: list[dict[str, Any]]) -> str:
     lines = [head, "-" * len(head)]
     for r in records:
         if r["impl"] == "roofline":
-            lines.append(f"{'roofline':<11} {'local':<18} {'-':>4} "
+            lines.append(f"{'roofline':<11} {'local ' + r.get('precision', 'fp32'):<18} {'-':>4} "
                          f"{r['sample_steps_per_s']:>10.0f} {r['sample_steps_per_cpu_s']:>13.0f} "
                          f"{r['peak_rss_mb']:>11.0f} {'':>8}  sample-steps/s "
                          f"({r['gflops_cpu']:.0f} GFLOP/s, {r['flops_per_sample_step']:,.0f} flops/sample-step)")
@@ -408,7 +451,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads in every worker")
     ap.add_argument("--chunk", type=int, default=25, help="spikelocal training.time_chunk")
     ap.add_argument("--min-time", type=float, default=3.0, help="seconds of timed work per measurement")
-    ap.add_argument("--only", default="", help="comma-separated subset: local,local_bf16,local_given_input,bp,snntorch,inference,integer_sim")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="measure every implementation this many times, interleaved; the summary is the median")
+    ap.add_argument("--only", default="", help="comma-separated subset: local,local_online,local_bf16,local_given_input,bp,snntorch,inference,integer_sim")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -416,9 +461,9 @@ def main() -> None:
         return
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     only = {s for s in args.only.split(",") if s}
-    wanted = [("spikelocal", "local"), ("spikelocal", "local_bf16"), ("spikelocal", "local_given_input"), ("spikelocal", "bp"),
+    wanted = [("spikelocal", "local"), ("spikelocal", "local_online"), ("spikelocal", "local_bf16"), ("spikelocal", "local_given_input"), ("spikelocal", "bp"),
               ("snntorch", "bptt"), ("spikelocal", "inference"), ("spikelocal", "integer_sim")]
-    keys = {"local": "local", "local_bf16": "local_bf16", "local_given_input": "local_given_input", "bp": "bp", "bptt": "snntorch",
+    keys = {"local": "local", "local_online": "local_online", "local_bf16": "local_bf16", "local_given_input": "local_given_input", "bp": "bp", "bptt": "snntorch",
             "inference": "inference", "integer_sim": "integer_sim"}
     wanted = [w for w in wanted if not only or keys[w[1]] in only]
     machine = _machine()
@@ -427,13 +472,16 @@ def main() -> None:
               "weights": str(Path(tmpdir.name) / "pretrained.pt")}
     pre = _run_worker({"impl": "pretrain", **common})
     records = [_run_worker({"impl": "roofline", **common})]
+    if not only or "local_bf16" in only:
+        records.append(_run_worker({"impl": "roofline", "precision": "bf16", **common}))
     roof = records[0]
     roof["machine"], roof["pretrain"] = machine, pre
     print(_table(records), flush=True)
-    for t in steps:  # interleaved by T so that load changes hit every implementation alike
-        for impl, rule in wanted:
+    for repeat, t in ((rep, t) for rep in range(args.repeats) for t in steps):
+        for impl, rule in wanted:  # interleaved so that load changes hit every implementation alike
             rec = _run_worker({"impl": impl, "rule": rule, "T": t, "min_iters": 2, **common})
-            if rule in ("local", "local_given_input"):
+            rec["repeat"] = repeat
+            if rule in ("local", "local_online", "local_given_input"):
                 rec["roofline_samples_per_cpu_s"] = roof["sample_steps_per_cpu_s"] / t
                 rec["roofline_fraction"] = rec["samples_per_cpu_s"] / rec["roofline_samples_per_cpu_s"]
             records.append(rec)

@@ -2,6 +2,7 @@
 and the in-place surrogates equal their formulas."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -77,3 +78,57 @@ def test_fused_fast_sigmoid_is_bit_identical():
     expected = lif.surrogate(membrane - lif.threshold, lif.slope)
     got = lif.derivative(membrane.clone(), inplace=True)
     assert torch.equal(got, expected)
+
+
+@pytest.fixture
+def split_across_threads(monkeypatch):
+    """Every pass split into column ranges on three threads, however small."""
+    monkeypatch.setattr(kernels, "PARALLEL_MIN", 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_column_ranges_cover_once_aligned():
+    for size in (1, 15, 16, 100, 1000, 50_177):
+        ranges = kernels.column_ranges(size, 1 << 20)
+        assert ranges[0][0] == 0 and ranges[-1][1] == size
+        assert all(a < b for a, b in ranges)
+        assert all(prev[1] == nxt[0] and nxt[0] % 16 == 0 for prev, nxt in zip(ranges, ranges[1:]))
+
+
+@pytest.mark.parametrize("reset", ["hard", "subtract"])
+def test_loops_split_across_threads_are_bit_identical(split_across_threads, reset):
+    """The same numbers whichever thread computes a column (bias indexed by the global column)."""
+    assert len(kernels.column_ranges(3 * 7 * 9 * 9)) == 3
+    torch.manual_seed(2)
+    lif = CubaLIF(NeuronConfig(reset=reset, tau_syn=3e-3, tau_mem=7e-3, threshold=0.8))
+    shape = (3, 7, 9, 9)
+    current = torch.randn(6, *shape) * 0.7
+    state = (torch.randn(shape) * 0.3, torch.randn(shape) * 0.5)
+    bias = torch.randn(7) * 0.2
+    spikes, membrane, (syn, mem) = lif.run(current, state, bias)
+    ref_s, ref_m, (ref_syn, ref_mem) = lif._run_steps(current, state[0].clone(), state[1].clone(), bias)
+    assert spikes.sum() > 0
+    for got, want in [(spikes, ref_s), (membrane, ref_m), (syn, ref_syn), (mem, ref_mem)]:
+        assert torch.equal(got, want)
+    pre = (torch.rand(6, *shape) < 0.3).float()
+    out, (q, p) = lif.eligibility(pre, (torch.zeros(shape), torch.zeros(shape)))
+    q_ref, p_ref = torch.zeros(shape), torch.zeros(shape)
+    for k in range(pre.shape[0]):
+        q_ref.mul_(lif.alpha).add_(pre[k])
+        p_ref.mul_(lif.beta).add_(q_ref)
+        assert torch.equal(out[k], p_ref)
+    v = torch.randn(1000)
+    whole = v.clone()
+    kernels.compiled_loops()["fast_sigmoid_inplace"](whole.numpy(), np.float32(0.5), np.float32(3.0), 0, 1000)
+    assert torch.equal(kernels.fast_sigmoid_(v.clone(), 0.5, 3.0), whole)
+
+
+def test_split_encoder_equals_one_pass(split_across_threads):
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, 1 << 16, size=(5, 333), dtype=np.uint16)
+    thresholds = rng.integers(0, 1 << 16, size=333).astype(np.int32)
+    assert torch.equal(kernels.bernoulli_u16(draws, thresholds),
+                       torch.from_numpy((draws.astype(np.int32) < thresholds).astype(np.float32)))
