@@ -230,13 +230,13 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         from spikelocal.core import memory
         sub = memory.sub_batch(_network(spec["net"]).layers, spec["chunk"], BATCH, memory.DEFAULT_BUDGET_MB)
     t = _timed(step, spec["iters"])
+    flops = flops_per_sample_step(spec["net"], spec["rule"])
     return {"impl": spec["impl"], "rule": spec["rule"], "net": spec["net"], "precision": spec["precision"],
             "T": spec["T"], "batch": BATCH, "chunk": spec["chunk"], "sub_batch": sub,
             "samples_per_s": BATCH / t["wall_s"], "samples_per_cpu_s": BATCH / t["cpu_s"],
             "cpu_per_wall": t["cpu_s"] / t["wall_s"], "peak_rss_mb": _rss_mb(), "threads": spec["threads"],
             "spike_rates": rates, "loadavg": os.getloadavg(), "repeat": spec["repeat"],
-            "flops_per_sample_step": flops_per_sample_step(spec["net"], spec["rule"]),
-            "gflops_cpu": flops_per_sample_step(spec["net"], spec["rule"]) * BATCH * spec["T"] / t["cpu_s"] / 1e9}
+            "flops_per_sample_step": flops, "gflops_cpu": flops * BATCH * spec["T"] / t["cpu_s"] / 1e9}
 
 
 def _run(spec: dict[str, Any], tree: str) -> dict[str, Any]:
